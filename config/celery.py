@@ -1,0 +1,11 @@
+"""Celery application. Mass and background work runs here; the demo runs tasks in-process."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("ucis")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

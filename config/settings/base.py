@@ -1,0 +1,186 @@
+"""Settings shared by every environment; everything that differs comes from the environment.
+
+``DATABASE_URL`` selects the PostgreSQL server. Without it, ``ucis`` starts an embedded
+PostgreSQL (PyPI wheel) with its data under ``UCIS_DATA_DIR`` (default ``<project>/.ucis``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DATA_DIR = Path(os.environ.get("UCIS_DATA_DIR", BASE_DIR / ".ucis"))
+
+SECRET_KEY = os.environ.get("UCIS_SECRET_KEY", "insecure-dev-key-change-me-with-UCIS_SECRET_KEY")
+DEBUG = env_bool("UCIS_DEBUG", False)
+ALLOWED_HOSTS = env_list("UCIS_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("UCIS_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_htmx",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "rules.apps.AutodiscoverRulesConfig",
+    "ucis.platform",
+    "ucis.org",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "ucis.platform.middleware.AuditContextMiddleware",
+    # Axes last: it must see the outcome of authentication.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "ucis" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ucis.platform.context_processors.ucis",
+            ],
+        },
+    }
+]
+
+
+def database_from_env() -> dict:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        # Filled in by ucis.platform.embedded_db before Django sets up (see ucis.cli).
+        url = os.environ.get("UCIS_EMBEDDED_DATABASE_URL", "")
+    if not url:
+        url = "postgresql://postgres@127.0.0.1:5432/ucis"
+    config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("UCIS_DB_CONN_MAX_AGE", "60")))
+    if not config["ENGINE"].endswith("postgresql"):
+        raise RuntimeError("ucis runs on PostgreSQL only: DATABASE_URL must be postgres://…")
+    config.setdefault("OPTIONS", {})
+    config["TEST"] = {"NAME": os.environ.get("UCIS_TEST_DATABASE", None)}
+    return config
+
+
+DATABASES = {"default": database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "org.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Lock-out after repeated failures (django-axes): per username + IP, cleared by an administrator
+# (`ucis axes_reset_username <name>`) or after the cool-off period.
+AXES_FAILURE_LIMIT = int(os.environ.get("UCIS_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("UCIS_LOGIN_COOLOFF_HOURS", "0.5"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+OTP_TOTP_ISSUER = "ucis"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = int(os.environ.get("UCIS_SESSION_SECONDS", str(8 * 3600)))
+SESSION_COOKIE_SECURE = env_bool("UCIS_HTTPS", False)
+CSRF_COOKIE_SECURE = env_bool("UCIS_HTTPS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("UCIS_HTTPS", False) else None
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = os.environ.get("UCIS_LANGUAGE", "zh-hans")
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "ucis" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("UCIS_STATIC_ROOT", DATA_DIR / "static"))
+STATICFILES_DIRS = [BASE_DIR / "ucis" / "static"]
+MEDIA_ROOT = Path(os.environ.get("UCIS_MEDIA_ROOT", DATA_DIR / "media"))
+MEDIA_URL = "/media/"
+WHITENOISE_USE_FINDERS = True
+
+# pghistory: every tracked change carries who/where/why; middleware methods include GET so
+# that a read-then-write in one request is attributed too.
+PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+CELERY_BROKER_URL = os.environ.get("UCIS_BROKER_URL", "memory://")
+CELERY_RESULT_BACKEND = os.environ.get("UCIS_RESULT_BACKEND", "cache+memory://")
+# Without a broker configured, tasks run in-process (the zero-setup demo).
+CELERY_TASK_ALWAYS_EAGER = env_bool("UCIS_TASKS_EAGER", "UCIS_BROKER_URL" not in os.environ)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TIMEZONE = TIME_ZONE
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("UCIS_LOG_LEVEL", "WARNING")},
+}
+
+UCIS_DEMO_PASSWORD = os.environ.get("UCIS_DEMO_PASSWORD", "ucis-demo-2026")

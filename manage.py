@@ -1,0 +1,7 @@
+#!/usr/bin/env python
+"""Django's command-line utility; same as the ``ucis`` command."""
+
+from ucis.cli import main
+
+if __name__ == "__main__":
+    main()

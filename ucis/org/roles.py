@@ -1,0 +1,58 @@
+"""Staff roles (岗位角色) and the permissions each one grants. Pure data; synced to auth groups.
+
+Each app adds the permissions of its own features to the roles that use them. A permission that
+does not exist (yet) in the database is reported by ``ucis sync-roles`` rather than ignored.
+"""
+
+from __future__ import annotations
+
+from ucis.kernel.errors import DomainError
+
+COUNTER_CLERK = "counter_clerk"
+METER_READER = "meter_reader"
+BILLING_CLERK = "billing_clerk"
+BILLING_APPROVER = "billing_approver"
+HOTLINE_AGENT = "hotline_agent"
+DISPATCHER = "dispatcher"
+MANAGER = "manager"
+ADMINISTRATOR = "administrator"
+
+# (code, English label) — labels are translated in the UI through gettext.
+ROLES: tuple[tuple[str, str], ...] = (
+    (COUNTER_CLERK, "Counter clerk"),
+    (METER_READER, "Meter reader"),
+    (BILLING_CLERK, "Billing clerk"),
+    (BILLING_APPROVER, "Billing approver"),
+    (HOTLINE_AGENT, "Hotline agent"),
+    (DISPATCHER, "Dispatcher"),
+    (MANAGER, "Manager"),
+    (ADMINISTRATOR, "Administrator"),
+)
+
+ROLE_CODES: tuple[str, ...] = tuple(code for code, _ in ROLES)
+
+_EVERY_STAFF = ("org.view_orgnode",)
+
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    COUNTER_CLERK: _EVERY_STAFF,
+    METER_READER: _EVERY_STAFF,
+    BILLING_CLERK: _EVERY_STAFF,
+    BILLING_APPROVER: _EVERY_STAFF,
+    HOTLINE_AGENT: _EVERY_STAFF,
+    DISPATCHER: _EVERY_STAFF + ("org.view_user",),
+    MANAGER: _EVERY_STAFF + ("org.view_user", "org.view_audit", "org.export_org"),
+    ADMINISTRATOR: _EVERY_STAFF + (
+        "org.add_orgnode", "org.change_orgnode", "org.move_orgnode", "org.add_company",
+        "org.view_user", "org.add_user", "org.change_user", "org.view_audit", "org.export_org",
+    ),
+}
+
+
+def permissions_for(roles: list[str] | tuple[str, ...]) -> set[str]:
+    """The union of the permissions of ``roles``; unknown role codes are an error."""
+    granted: set[str] = set()
+    for role in roles:
+        if role not in PERMISSIONS:
+            raise DomainError("roles", f"unknown role {role!r}; expected one of {', '.join(ROLE_CODES)}")
+        granted.update(PERMISSIONS[role])
+    return granted

@@ -1,0 +1,1 @@
+"""Cross-cutting platform: tenancy (org-subtree visibility), audit context, API plumbing."""

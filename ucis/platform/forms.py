@@ -1,0 +1,17 @@
+"""Helpers that carry a service's ``DomainError`` into a Django form, field by field."""
+
+from __future__ import annotations
+
+from django import forms
+
+from ucis.kernel.errors import DomainError
+
+
+def apply_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
+    for problem in exc.problems:
+        name = problem.field.split("[")[0].split(".")[0]
+        if name in form.fields:
+            form.add_error(name, problem.reason)
+        else:
+            form.add_error(None, f"{problem.field}: {problem.reason}" if problem.field != "__all__"
+                           else problem.reason)
