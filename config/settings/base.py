@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "ucis.platform",
     "ucis.org",
+    "ucis.demo",
 ]
 
 MIDDLEWARE = [
@@ -184,3 +185,7 @@ LOGGING = {
 }
 
 UCIS_DEMO_PASSWORD = os.environ.get("UCIS_DEMO_PASSWORD", "ucis-demo-2026")
+
+# Triggers on auto-created link tables (staff ↔ roles) are not in migrations; pgtrigger installs
+# every registered trigger after each migrate (idempotent), so those are audited too.
+PGTRIGGER_INSTALL_ON_MIGRATE = True

@@ -17,6 +17,7 @@ from ucis.org import roles as role_rules
 from ucis.org import tree
 from ucis.org.models import OrgNode, User
 from ucis.platform.audit import audit_context
+from ucis.platform.bulk import next_ids
 from ucis.platform.permissions import require
 from ucis.platform.tenancy import access_by_id
 
@@ -24,10 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _next_node_ids(count: int) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('org_orgnode', 'id')) "
-                       "FROM generate_series(1, %s)", [count])
-        return [row[0] for row in cursor.fetchall()]
+    return next_ids("org_orgnode", count)
 
 
 def _chain(node: OrgNode | None) -> list[tree.NodeRef]:
@@ -364,3 +362,89 @@ def roles_sync_after_migrate(*, app_config: Any = None, **kwargs: Any) -> None:
     missing = roles_sync()
     if missing:
         log.warning("role permissions not found: %s", ", ".join(missing))
+
+
+# --- bulk load (demo city, migrations from legacy systems) -----------------------------------
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    name_en: str = ""
+    commodities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    username: str
+    node_code: str
+    roles: tuple[str, ...]
+    display_name: str = ""
+    employee_no: str = ""
+    is_staff: bool = False
+    is_superuser: bool = False
+
+
+def org_bulk_load(*, actor: Any, nodes: Sequence[NodeRow], staff: Sequence[StaffRow], password: str,
+                  reason: str) -> dict[str, int]:
+    """Load a whole tree and its staff with COPY, all or nothing. Parents come before children.
+
+    Every row passes the same tree rules as a single create; one password hash is shared (demo
+    and migration accounts must change it at first use)."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from ucis.platform.bulk import copy_rows
+
+    require(actor, "org.add_company")
+    codes = [tree.normalise_code(n.code) for n in nodes]
+    tree.check_unique_codes(codes, existing=OrgNode.objects.filter(code__in=codes).values_list("code", flat=True))
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="bulk"):
+        existing = {n.code: n for n in OrgNode.objects.all().only("id", "code", "kind", "path", "company_id")}
+        ids = next_ids("org_orgnode", len(nodes))
+        refs: dict[str, tuple[tree.NodeRef, int | None]] = {
+            code: (n.as_ref(), n.company_id) for code, n in existing.items()}
+        now = timezone.now()
+        node_rows = []
+        for index, (row, code, node_id) in enumerate(zip(nodes, codes, ids, strict=True)):
+            parent = refs.get(row.parent_code.upper()) if row.parent_code else None
+            if row.parent_code and parent is None:
+                raise DomainError(f"nodes[{index}].parent_code", f"unknown node {row.parent_code}")
+            parent_ref = parent[0] if parent else None
+            if parent_ref is None and OrgNode.objects.filter(parent__isnull=True).exists():
+                raise DomainError(f"nodes[{index}].parent_code", "the tree already has a root group")
+            tree.check_placement(kind=row.kind, parent=parent_ref)
+            path = tree.child_path(parent_ref.path if parent_ref else None, node_id)
+            company_id = node_id if row.kind == tree.COMPANY else (parent[1] if parent else None)
+            refs[code] = (tree.NodeRef(node_id, row.kind, path), company_id)
+            node_rows.append((node_id, parent_ref.id if parent_ref else None, code, row.name, row.name_en, row.kind,
+                              path, tree.depth_of(path), company_id,
+                              list(_validate_commodities(row.kind, row.commodities)), "", "", True, now, now))
+        copy_rows("org_orgnode", ["id", "parent_id", "code", "name", "name_en", "kind", "path", "depth",
+                                  "company_id", "commodities", "address", "phone", "is_active", "created_at",
+                                  "updated_at"], node_rows)
+        groups = {g.name: g.pk for g in Group.objects.filter(name__in=role_rules.ROLE_CODES)}
+        taken = set(User.objects.filter(username__in=[s.username for s in staff]).values_list("username", flat=True))
+        if taken:
+            raise DomainError("staff", f"usernames already taken: {', '.join(sorted(taken)[:10])}")
+        user_ids = next_ids("org_user", len(staff))
+        hashed = make_password(password)
+        user_rows, member_rows = [], []
+        for index, (row, user_id) in enumerate(zip(staff, user_ids, strict=True)):
+            ref = refs.get(row.node_code.upper())
+            if ref is None:
+                raise DomainError(f"staff[{index}].node_code", f"unknown node {row.node_code}")
+            user_rows.append((user_id, hashed, row.is_superuser, row.username, "", "", "", row.is_staff, True, now,
+                              ref[0].id, row.display_name, row.employee_no, "", ""))
+            for role in row.roles:
+                if role not in groups:
+                    raise DomainError(f"staff[{index}].roles", f"unknown role {role} (run ucis sync-roles)")
+                member_rows.append((user_id, groups[role]))
+        copy_rows("org_user", ["id", "password", "is_superuser", "username", "first_name", "last_name", "email",
+                               "is_staff", "is_active", "date_joined", "node_id", "display_name", "employee_no",
+                               "phone", "language"], user_rows)
+        copy_rows("org_user_groups", ["user_id", "group_id"], member_rows)
+    return {"nodes": len(node_rows), "staff": len(user_rows), "role_grants": len(member_rows)}

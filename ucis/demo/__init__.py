@@ -1,0 +1,1 @@
+"""The synthetic city (demo data) and the one-command demo."""
