@@ -159,6 +159,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("UCIS_STATIC_ROOT", DATA_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "ucis" / "static"]
+try:  # WhiteNoise warns when the collected-static directory does not exist yet
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 MEDIA_ROOT = Path(os.environ.get("UCIS_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media/"
 WHITENOISE_USE_FINDERS = True

@@ -169,6 +169,11 @@ def staff_create(request: HttpRequest, payload: StaffIn):
     return 201, services.staff_create(actor=request.user, **payload.dict())
 
 
+@router.post("/staff/active", response={200: CountOut, **ERRORS})
+def staff_set_active(request: HttpRequest, payload: BulkActiveIn):
+    return {"updated": services.staff_set_active_bulk(actor=request.user, **payload.dict())}
+
+
 @router.get("/staff/{staff_id}", response={200: StaffOut, **ERRORS})
 def staff_get(request: HttpRequest, staff_id: int):
     return selectors.staff_get(actor=request.user, staff_id=staff_id)
@@ -182,8 +187,3 @@ def staff_update(request: HttpRequest, staff_id: int, payload: StaffPatch):
 @router.get("/staff/{staff_id}/history", response={200: list[HistoryOut], **ERRORS})
 def staff_history(request: HttpRequest, staff_id: int):
     return entries_out(selectors.staff_history(actor=request.user, staff_id=staff_id))
-
-
-@router.post("/staff/active", response={200: CountOut, **ERRORS})
-def staff_set_active(request: HttpRequest, payload: BulkActiveIn):
-    return {"updated": services.staff_set_active_bulk(actor=request.user, **payload.dict())}

@@ -1,0 +1,144 @@
+"""Generic proof of subtree visibility: every route that takes an id, page or API, answers 404 to
+a fully-privileged staff member of another branch — for GET and for every write method."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from ucis.platform.tenancy import ID_KWARGS
+
+ID_KWARG = re.compile(r"<(?:int:)?(\w+_id)>|\{(\w+_id)\}")
+
+
+def _routes(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def _id_routes():
+    found = []
+    for route, _pattern in _routes():
+        if route.startswith("admin/"):
+            continue  # Django admin: covered by TenantAdminMixin test below
+        kwargs = [a or b for a, b in ID_KWARG.findall(route)]
+        if kwargs:
+            found.append((route, kwargs))
+    return found
+
+
+def _fill(route: str, values: dict[str, int]) -> str:
+    url = "/" + route.lstrip("^").rstrip("$")
+    for name, value in values.items():
+        url = re.sub(rf"<(?:int:)?{name}>", str(value), url)
+    return url
+
+
+def test_every_id_kwarg_is_registered_with_tenancy():
+    unregistered = {k for _route, kwargs in _id_routes() for k in kwargs if k not in ID_KWARGS}
+    assert not unregistered, f"register these URL kwargs with tenancy.register_id_kwarg: {unregistered}"
+    assert _id_routes(), "no id routes found — the sweep would prove nothing"
+
+
+@pytest.fixture
+def foreign_objects(org):
+    """For each registered model, an object inside branch A (invisible to branch B)."""
+    objects = {"org.OrgNode": org.branch_a, "org.User": org.admin_a}
+    missing = set(ID_KWARGS.values()) - set(objects)
+    assert not missing, f"add a branch-A object for {missing} to this fixture"
+    return objects
+
+
+def test_foreign_ids_are_404_everywhere(org, login, foreign_objects):
+    client = login(org.admin_b)
+    checked = 0
+    for route, kwargs in _id_routes():
+        url = _fill(route, {k: foreign_objects[ID_KWARGS[k]].pk for k in kwargs})
+        for method in ("get", "post", "patch"):
+            response = getattr(client, method)(url, data={} if method != "patch" else "{}",
+                                               content_type="application/json" if method == "patch" else
+                                               "application/x-www-form-urlencoded" if method == "post" else None)
+            if response.status_code == 405:
+                continue
+            # The API checks a body's shape before looking anything up: an empty body may be a 422
+            # about the payload (which says nothing of the object); valid bodies are tested below.
+            allowed = (404, 422) if url.startswith("/api/") and method != "get" else (404,)
+            assert response.status_code in allowed, f"{method.upper()} {url} gave {response.status_code}"
+            body = response.content.decode()
+            assert "甲分公司" not in body and "admin.a" not in body, f"{url} leaked the object"
+            checked += 1
+    assert checked >= 15
+
+
+def test_own_ids_are_visible(org, login):
+    client = login(org.admin_b)
+    assert client.get(f"/org/nodes/{org.station_b.pk}/").status_code == 200
+    assert client.get(f"/api/v1/org/nodes/{org.station_b.pk}").status_code == 200
+    assert client.get(f"/org/staff/{org.clerk_b.pk}/").status_code == 200
+
+
+def test_lists_and_exports_hold_only_the_subtree(org, login):
+    client = login(org.admin_b)
+    pages = {
+        "/org/": "TW-A", "/org/export.csv": "TW-A", "/org/staff/": "admin.a",
+        "/org/staff/export.csv": "admin.a", "/api/v1/org/nodes": "TW-A", "/api/v1/org/staff": "admin.a",
+    }
+    for url, foreign in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+        assert foreign not in body, f"{url} shows {foreign}"
+        assert "TW-B" in body or "clerk.b" in body, f"{url} is missing the branch's own data"
+
+
+def test_admin_changelists_are_scoped(org, client):
+    # A Django-admin user confined to branch B sees only its subtree in the admin too.
+    org.admin_b.is_staff = True
+    org.admin_b.save()
+    client.force_login(org.admin_b, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(f"/admin/org/orgnode/{org.branch_a.pk}/change/").status_code in (302, 404)
+    body = client.get("/admin/org/orgnode/").content.decode()
+    assert "TW-B" in body and "TW-A-1" not in body
+
+
+def test_every_tenant_model_declares_its_tree_field():
+    for model in apps.get_app_config("org").get_models():
+        if hasattr(model.objects, "visible_to"):
+            assert hasattr(model, "tenancy_node_field"), model
+
+
+@pytest.mark.parametrize("method, path, payload", [
+    ("patch", "/api/v1/org/nodes/{a}", {"name": "x"}),
+    ("post", "/api/v1/org/nodes/{a}/move", {"new_parent_id": "{b}"}),
+    ("post", "/api/v1/org/nodes", {"parent_id": "{a}", "code": "NEW-1", "name": "x", "kind": "station"}),
+    ("patch", "/api/v1/org/staff/{staff_a}", {"display_name": "x"}),
+    ("post", "/api/v1/org/staff", {"username": "new.one", "password": "Corr3ct-Horse-Battery", "node_id": "{a}"}),
+    ("post", "/api/v1/org/staff/active", {"staff_ids": ["{staff_a}"], "is_active": False, "reason": "x"}),
+])
+def test_api_writes_with_valid_bodies_on_foreign_ids_are_404_and_change_nothing(org, login, method, path, payload):
+    import json
+
+    from ucis.org.models import OrgNode, User
+
+    ids = {"a": org.branch_a.pk, "b": org.branch_b.pk, "staff_a": org.admin_a.pk}
+    fill = lambda v: int(v.format(**ids)) if isinstance(v, str) and v.startswith("{") else v  # noqa: E731
+    body = {k: [fill(i) for i in v] if isinstance(v, list) else fill(v) for k, v in payload.items()}
+    before = (list(OrgNode.objects.values_list("id", "name", "path")),
+              list(User.objects.values_list("id", "display_name", "is_active")))
+    response = getattr(login(org.admin_b), method)(path.format(**ids), data=json.dumps(body),
+                                                   content_type="application/json")
+    if path.endswith("/active"):
+        # A bulk action reports an invisible id exactly like a missing one.
+        assert response.status_code == 422 and "no such staff member" in response.content.decode()
+    else:
+        assert response.status_code == 404, response.content
+    after = (list(OrgNode.objects.values_list("id", "name", "path")),
+             list(User.objects.values_list("id", "display_name", "is_active")))
+    assert before == after
