@@ -92,7 +92,7 @@ class StaffFilterForm(forms.Form):
 
 class StaffForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
-    display_name = forms.CharField(label=_("Name"), max_length=60, required=False)
+    display_name = forms.CharField(label=_("Full name"), max_length=60, required=False)
     employee_no = forms.CharField(label=_("Employee number"), max_length=32, required=False)
     node = forms.ChoiceField(label=_("Organisation node"))
     roles = forms.MultipleChoiceField(label=_("Roles"), choices=ROLE_CHOICES, required=False,

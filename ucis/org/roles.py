@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from ucis.kernel.errors import DomainError
 
+
+def _(text: str) -> str:
+    """Marks a label for translation (gettext_noop) without importing Django."""
+    return text
+
+
 COUNTER_CLERK = "counter_clerk"
 METER_READER = "meter_reader"
 BILLING_CLERK = "billing_clerk"
@@ -17,19 +23,19 @@ DISPATCHER = "dispatcher"
 MANAGER = "manager"
 ADMINISTRATOR = "administrator"
 
-# (code, English label) — labels are translated in the UI through gettext.
+# (code, English label) — labels are marked for makemessages and translated in the UI.
 ROLES: tuple[tuple[str, str], ...] = (
-    (COUNTER_CLERK, "Counter clerk"),
-    (METER_READER, "Meter reader"),
-    (BILLING_CLERK, "Billing clerk"),
-    (BILLING_APPROVER, "Billing approver"),
-    (HOTLINE_AGENT, "Hotline agent"),
-    (DISPATCHER, "Dispatcher"),
-    (MANAGER, "Manager"),
-    (ADMINISTRATOR, "Administrator"),
+    (COUNTER_CLERK, _("Counter clerk")),
+    (METER_READER, _("Meter reader")),
+    (BILLING_CLERK, _("Billing clerk")),
+    (BILLING_APPROVER, _("Billing approver")),
+    (HOTLINE_AGENT, _("Hotline agent")),
+    (DISPATCHER, _("Dispatcher")),
+    (MANAGER, _("Manager")),
+    (ADMINISTRATOR, _("Administrator")),
 )
 
-ROLE_CODES: tuple[str, ...] = tuple(code for code, _ in ROLES)
+ROLE_CODES: tuple[str, ...] = tuple(code for code, _label in ROLES)
 
 _EVERY_STAFF = ("org.view_orgnode",)
 
@@ -56,3 +62,8 @@ def permissions_for(roles: list[str] | tuple[str, ...]) -> set[str]:
             raise DomainError("roles", f"unknown role {role!r}; expected one of {', '.join(ROLE_CODES)}")
         granted.update(PERMISSIONS[role])
     return granted
+
+
+def role_label(code: str) -> str:
+    """The English label of a role code (the UI passes it through gettext)."""
+    return dict(ROLES).get(code, code)

@@ -92,8 +92,8 @@ def _entry(event: Event, changes: list[FieldChange], usernames: dict[Any, str]) 
         "system" if meta.get("source") == "command" else "—")
     return AuditEntry(
         at=event.pgh_created_at, label=event.pgh_label, model=tracked._meta.label_lower,
-        model_verbose=str(tracked._meta.verbose_name), object_id=event.pgh_obj_id,
-        object_repr=str(getattr(event, "name", "") or getattr(event, "username", "") or event.pgh_obj_id),
+        model_verbose=str(tracked._meta.verbose_name), object_id=getattr(event, "pgh_obj_id", None),
+        object_repr=str(getattr(event, "name", "") or getattr(event, "username", "") or getattr(event, "pgh_obj_id", "")),
         actor_id=actor_id, actor=actor, ip=meta.get("ip"), url=meta.get("url"),
         reason=meta.get("reason") or "", changes=changes)
 

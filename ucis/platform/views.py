@@ -13,6 +13,7 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.forms import OTPAuthenticationForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ucis.platform import audit, otp, selectors
 
@@ -25,6 +26,18 @@ class StaffLoginForm(OTPAuthenticationForm):
     otp_token = forms.CharField(required=False, label=_("One-time code (if enrolled)"),
                                 widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
                                                               "inputmode": "numeric"}))
+
+
+    def clean_otp(self, user):
+        # TOTP is optional per staff member: demand a code only from those who enrolled one.
+        if user is None:
+            return
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            return
+        # Staff hold at most one TOTP device, so the form need not ask which one.
+        self.cleaned_data["otp_device"] = device.persistent_id
+        super().clean_otp(user)
 
 
 class StaffLoginView(auth_views.LoginView):
@@ -74,7 +87,7 @@ class AuditSearchForm(forms.Form):
     text = forms.CharField(label=_("Contains"), required=False)
     label = forms.ChoiceField(label=_("Change"), required=False, choices=[
         ("", "—"), ("insert", _("created")), ("update", _("changed")), ("delete", _("deleted"))])
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=_("Since"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("To (inclusive)"), required=False,
                             widget=forms.DateInput(attrs={"type": "date"}))
 
