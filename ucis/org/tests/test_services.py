@@ -1,6 +1,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError
 from django.http import Http404
 
 from conftest import PASSWORD
@@ -78,7 +79,7 @@ def test_staff_need_a_node_and_valid_roles(org):
     with pytest.raises(DomainError) as exc:
         services.staff_create(actor=SYSTEM, username="y", password="123", node_id=org.branch_a.pk, roles=[])
     assert exc.value.problems[0].field == "password"
-    with pytest.raises(Exception):  # the database refuses a user without a node, whatever the path
+    with pytest.raises(IntegrityError):  # the database refuses a user without a node, whatever the path
         User.objects.create(username="direct")
 
 
