@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ucis.org import selectors, services
 from ucis.platform.api import ERRORS
@@ -126,7 +126,7 @@ def node_list(request: HttpRequest, kind: str | None = None, q: str | None = Non
 
 @router.post("/nodes", response={201: NodeOut, **ERRORS})
 def node_create(request: HttpRequest, payload: NodeIn):
-    return 201, services.org_node_create(actor=request.user, **payload.dict())
+    return Status(201, services.org_node_create(actor=request.user, **payload.dict()))
 
 
 @router.get("/nodes/{node_id}", response={200: NodeOut, **ERRORS})
@@ -152,10 +152,10 @@ def node_history(request: HttpRequest, node_id: int):
 
 @router.post("/companies", response={201: NodeOut, **ERRORS})
 def company_create(request: HttpRequest, payload: CompanyIn):
-    return 201, services.company_create(
+    return Status(201, services.company_create(
         actor=request.user, code=payload.code, name=payload.name, commodities=payload.commodities,
         parent_id=payload.parent_id, name_en=payload.name_en,
-        units=[_to_unit(u) for u in payload.units])
+        units=[_to_unit(u) for u in payload.units]))
 
 
 @router.get("/staff", response={200: list[StaffOut], **ERRORS})
@@ -166,7 +166,7 @@ def staff_list(request: HttpRequest, q: str | None = None, node_id: int | None =
 
 @router.post("/staff", response={201: StaffOut, **ERRORS})
 def staff_create(request: HttpRequest, payload: StaffIn):
-    return 201, services.staff_create(actor=request.user, **payload.dict())
+    return Status(201, services.staff_create(actor=request.user, **payload.dict()))
 
 
 @router.post("/staff/active", response={200: CountOut, **ERRORS})
