@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ucis.kernel.errors import DomainError
+from ucis.kernel.errors import gettext_noop as _
 
 FEN = Decimal("0.01")
 
@@ -16,13 +17,13 @@ FEN = Decimal("0.01")
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
     """Parse ``value`` as an exact decimal; floats are refused because they are not exact."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise DomainError(field, "money must be given as a decimal string or integer, not a float")
+        raise DomainError(field, _("money must be given as a decimal string or integer, not a float"))
     try:
         result = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError) as exc:
-        raise DomainError(field, f"not a number: {value!r}") from exc
+        raise DomainError(field, _("not a number: %(value)s"), value=repr(value)) from exc
     if not result.is_finite():
-        raise DomainError(field, "must be a finite number")
+        raise DomainError(field, _("must be a finite number"))
     return result
 
 

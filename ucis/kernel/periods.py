@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ucis.kernel.errors import DomainError
+from ucis.kernel.errors import gettext_noop as _
 
 
 @dataclass(frozen=True, order=True)
@@ -15,7 +16,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.active_to is not None and self.active_to <= self.active_from:
-            raise DomainError("active_to", "must be after active_from (ranges are [from, to))")
+            raise DomainError("active_to", _("must be after active_from (ranges are [from, to))"))
 
     def contains(self, day: date) -> bool:
         return self.active_from <= day and (self.active_to is None or day < self.active_to)
@@ -27,7 +28,7 @@ class Period:
 
     def days(self) -> int:
         if self.active_to is None:
-            raise DomainError("active_to", "an open-ended period has no length")
+            raise DomainError("active_to", _("an open-ended period has no length"))
         return (self.active_to - self.active_from).days
 
     def intersection(self, other: Period) -> Period | None:
@@ -41,7 +42,7 @@ class Period:
 def month_period(year: int, month: int) -> Period:
     """The calendar month as ``[first day, first day of next month)``."""
     if not 1 <= month <= 12:
-        raise DomainError("month", "must be 1..12")
+        raise DomainError("month", _("must be 1..12"))
     start = date(year, month, 1)
     end = date(year + (month == 12), month % 12 + 1, 1)
     return Period(start, end)

@@ -7,12 +7,7 @@ does not exist (yet) in the database is reported by ``ucis sync-roles`` rather t
 from __future__ import annotations
 
 from ucis.kernel.errors import DomainError
-
-
-def _(text: str) -> str:
-    """Marks a label for translation (gettext_noop) without importing Django."""
-    return text
-
+from ucis.kernel.errors import gettext_noop as _
 
 COUNTER_CLERK = "counter_clerk"
 METER_READER = "meter_reader"
@@ -59,7 +54,8 @@ def permissions_for(roles: list[str] | tuple[str, ...]) -> set[str]:
     granted: set[str] = set()
     for role in roles:
         if role not in PERMISSIONS:
-            raise DomainError("roles", f"unknown role {role!r}; expected one of {', '.join(ROLE_CODES)}")
+            raise DomainError("roles", _("unknown role %(role)s; expected one of %(expected)s"), role=role,
+                              expected=", ".join(ROLE_CODES))
         granted.update(PERMISSIONS[role])
     return granted
 

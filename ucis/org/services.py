@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from ucis.kernel.errors import DomainError, FieldProblem
+from ucis.kernel.errors import gettext_noop as _
 from ucis.org import roles as role_rules
 from ucis.org import tree
 from ucis.org.models import OrgNode, User
@@ -40,10 +41,10 @@ def _validate_commodities(kind: str, commodities: Sequence[str]) -> list[str]:
     values = sorted(set(commodities or ()))
     unknown = [c for c in values if c not in tree.COMMODITIES]
     if unknown:
-        raise DomainError("commodities", f"unknown commodity {', '.join(unknown)}; expected "
-                          f"{', '.join(tree.COMMODITIES)}")
+        raise DomainError("commodities", _("unknown commodity %(unknown)s; expected %(expected)s"),
+                          unknown=", ".join(unknown), expected=", ".join(tree.COMMODITIES))
     if kind == tree.COMPANY and not values:
-        raise DomainError("commodities", "a company must supply at least one commodity")
+        raise DomainError("commodities", _("a company must supply at least one commodity"))
     return values
 
 
@@ -51,7 +52,7 @@ def _build_node(*, node_id: int, parent: OrgNode | None, code: str, name: str, k
                 name_en: str = "", commodities: Sequence[str] = (), address: str = "",
                 phone: str = "", chain: list[tree.NodeRef]) -> OrgNode:
     if not (name or "").strip():
-        raise DomainError("name", "is required")
+        raise DomainError("name", _("is required"))
     path = tree.child_path(parent.path if parent else None, node_id)
     me = tree.NodeRef(id=node_id, kind=kind, path=path)
     company = tree.owning_company([*chain, me])
@@ -67,7 +68,7 @@ def _insert_nodes(nodes: list[OrgNode]) -> None:
             OrgNode.objects.bulk_create(nodes)
     except IntegrityError as exc:
         if "code" in str(exc):
-            raise DomainError("code", "a node with this code already exists") from exc
+            raise DomainError("code", _("a node with this code already exists")) from exc
         raise
 
 
@@ -84,12 +85,12 @@ def org_node_create(*, actor: Any, parent_id: Any, code: str, name: str, kind: s
         else:
             require(actor, "org.add_orgnode")
             if OrgNode.objects.filter(parent__isnull=True).exists():
-                raise DomainError("parent", "the tree already has a root group; give a parent")
+                raise DomainError("parent", _("the tree already has a root group; give a parent"))
         tree.check_placement(kind=kind, parent=parent.as_ref() if parent else None)
         if kind == tree.COMPANY:
             require(actor, "org.add_company")
         if OrgNode.objects.filter(code=code).exists():
-            raise DomainError("code", f"code {code} is already used")
+            raise DomainError("code", _("code %(code)s is already used"), code=code)
         [node_id] = _next_node_ids(1)
         node = _build_node(node_id=node_id, parent=parent, code=code, name=name, kind=kind,
                            name_en=name_en, commodities=commodities, address=address, phone=phone,
@@ -127,25 +128,25 @@ def company_create(*, actor: Any, code: str, name: str, commodities: Sequence[st
     walk(units, -1, "units")
     problems: list[FieldProblem] = []
     codes = [code]
-    for index, (spec, _) in enumerate(flat):
+    for index, (spec, _parent) in enumerate(flat):
         try:
             codes.append(tree.normalise_code(spec.code))
         except DomainError as exc:
-            problems.append(FieldProblem(f"units[{index}].code", exc.problems[0].reason))
+            problems.append(exc.problems[0].at(f"units[{index}].code"))
             codes.append(spec.code)
         if not (spec.name or "").strip():
-            problems.append(FieldProblem(f"units[{index}].name", "is required"))
+            problems.append(FieldProblem(f"units[{index}].name", _("is required")))
     seen: dict[str, int] = {}
     for index, value in enumerate(codes):
         if value in seen:
             problems.append(FieldProblem("code" if index == 0 else f"units[{index - 1}].code",
-                                         f"code {value} appears twice"))
+                                         _("code %(code)s appears twice"), {"code": value}))
         seen.setdefault(value, index)
     taken = set(OrgNode.objects.filter(code__in=codes).values_list("code", flat=True))
     for index, value in enumerate(codes):
         if value in taken:
             problems.append(FieldProblem("code" if index == 0 else f"units[{index - 1}].code",
-                                         f"code {value} is already used"))
+                                         _("code %(code)s is already used"), {"code": value}))
     if problems:
         raise DomainError(problems=problems)
 
@@ -153,7 +154,7 @@ def company_create(*, actor: Any, code: str, name: str, commodities: Sequence[st
         if parent_id is None:
             parent = OrgNode.objects.select_for_update().filter(parent__isnull=True).first()
             if parent is None:
-                raise DomainError("parent", "there is no root group yet; create the group first")
+                raise DomainError("parent", _("there is no root group yet; create the group first"))
             parent = access_by_id(OrgNode, actor, parent.pk)
         else:
             parent = access_by_id(OrgNode, actor, parent_id, for_update=True)
@@ -174,8 +175,7 @@ def company_create(*, actor: Any, code: str, name: str, commodities: Sequence[st
                 node = _build_node(node_id=ids[index + 1], parent=owner, code=codes[index + 1],
                                    name=spec.name, kind=spec.kind, name_en=spec.name_en, chain=owner_chain)
             except DomainError as exc:
-                raise DomainError(problems=[FieldProblem(f"units[{index}].{p.field}", p.reason)
-                                            for p in exc.problems]) from exc
+                raise DomainError(problems=[p.at(f"units[{index}].{p.field}") for p in exc.problems]) from exc
             built.append(node)
             chains.append([*owner_chain, node.as_ref()])
         _insert_nodes(built)
@@ -188,13 +188,13 @@ _EDITABLE_NODE_FIELDS = ("name", "name_en", "address", "phone", "is_active", "co
 def org_node_update(*, actor: Any, node_id: Any, **changes: Any) -> OrgNode:
     unknown = set(changes) - set(_EDITABLE_NODE_FIELDS)
     if unknown:
-        raise DomainError(sorted(unknown)[0], "cannot be changed here (use move for the parent; "
-                          "codes are permanent)")
+        raise DomainError(sorted(unknown)[0], _("cannot be changed here (use move for the parent; "
+                                                "codes are permanent)"))
     with transaction.atomic(), audit_context(actor=actor, reason="edit node", source="service"):
         node = access_by_id(OrgNode, actor, node_id, for_update=True)
         require(actor, "org.change_orgnode", node)
         if "name" in changes and not (changes["name"] or "").strip():
-            raise DomainError("name", "is required")
+            raise DomainError("name", _("is required"))
         if "commodities" in changes:
             changes["commodities"] = _validate_commodities(node.kind, changes["commodities"])
         for key, value in changes.items():
@@ -211,13 +211,13 @@ def org_node_move(*, actor: Any, node_id: Any, new_parent_id: Any, reason: str =
         node = access_by_id(OrgNode, actor, node_id, for_update=True)
         require(actor, "org.move_orgnode", node)
         if node.parent_id is None:
-            raise DomainError("node", "the root group cannot be moved")
+            raise DomainError("node", _("the root group cannot be moved"))
         new_parent = access_by_id(OrgNode, actor, new_parent_id, for_update=True)
         tree.check_move(node=node.as_ref(), new_parent=new_parent.as_ref())
         if node.kind == tree.COMPANY or node.company_id != new_parent.company_id:
             # Business data belongs to a company; moving units between companies changes owners.
-            raise DomainError("parent", "a unit cannot be moved to another company (its accounts "
-                              "and bills belong to its company); create it in the new company")
+            raise DomainError("parent", _("a unit cannot be moved to another company (its accounts and "
+                                          "bills belong to its company); create it in the new company"))
         old_root = node.path
         new_root = tree.child_path(new_parent.path, node.pk)
         with connection.cursor() as cursor:
@@ -246,7 +246,8 @@ def _role_groups(role_codes: Sequence[str]) -> list[Group]:
     groups = list(Group.objects.filter(name__in=codes))
     if len(groups) != len(codes):
         missing = set(codes) - {g.name for g in groups}
-        raise DomainError("roles", f"roles not set up yet: {', '.join(sorted(missing))} (run ucis sync-roles)")
+        raise DomainError("roles", _("roles not set up yet: %(roles)s (run ucis sync-roles)"),
+                          roles=", ".join(sorted(missing)))
     return groups
 
 
@@ -254,7 +255,8 @@ def _check_password(password: str, user: User | None = None) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise DomainError(problems=[FieldProblem("password", str(m)) for m in exc.messages]) from exc
+        raise DomainError(problems=[FieldProblem("password", "%(message)s", {"message": str(m)})
+                                    for m in exc.messages]) from exc
 
 
 def staff_create(*, actor: Any, username: str, password: str, node_id: Any, roles: Sequence[str],
@@ -262,14 +264,14 @@ def staff_create(*, actor: Any, username: str, password: str, node_id: Any, role
                  is_staff: bool = False, is_superuser: bool = False, check_password: bool = True) -> User:
     username = (username or "").strip()
     if not username:
-        raise DomainError("username", "is required")
+        raise DomainError("username", _("is required"))
     if node_id in (None, ""):
-        raise DomainError("node", "every staff member belongs to an organisation node")
+        raise DomainError("node", _("every staff member belongs to an organisation node"))
     with transaction.atomic(), audit_context(actor=actor, reason=f"create staff {username}", source="service"):
         node = access_by_id(OrgNode, actor, node_id)
         require(actor, "org.add_user", node)
         if User.objects.filter(username__iexact=username).exists():
-            raise DomainError("username", f"{username} is already taken")
+            raise DomainError("username", _("%(username)s is already taken"), username=username)
         groups = _role_groups(roles)
         user = User(username=username, node=node, display_name=display_name, email=email, phone=phone,
                     employee_no=employee_no, is_staff=is_staff, is_superuser=is_superuser)
@@ -288,7 +290,7 @@ def staff_update(*, actor: Any, staff_id: Any, node_id: Any = None, roles: Seque
                  **changes: Any) -> User:
     unknown = set(changes) - set(_EDITABLE_STAFF_FIELDS)
     if unknown:
-        raise DomainError(sorted(unknown)[0], "cannot be changed here")
+        raise DomainError(sorted(unknown)[0], _("cannot be changed here"))
     with transaction.atomic(), audit_context(actor=actor, reason="edit staff", source="service"):
         user = access_by_id(User, actor, staff_id, for_update=True)
         require(actor, "org.change_user", user)
@@ -315,10 +317,13 @@ def staff_set_password(*, actor: Any, staff_id: Any, password: str) -> None:
 def staff_set_active_bulk(*, actor: Any, staff_ids: Sequence[Any], is_active: bool, reason: str) -> int:
     """Activate or deactivate many staff at once (one UPDATE; each row audited by the trigger)."""
     if not (reason or "").strip():
-        raise DomainError("reason", "say why (it is kept in the audit trail)")
-    ids = sorted({int(i) for i in staff_ids})
+        raise DomainError("reason", _("say why (it is kept in the audit trail)"))
+    try:
+        ids = sorted({int(i) for i in staff_ids})
+    except (TypeError, ValueError) as exc:
+        raise DomainError("staff_ids", _("must be a list of staff ids")) from exc
     if not ids:
-        raise DomainError("staff_ids", "choose at least one staff member")
+        raise DomainError("staff_ids", _("choose at least one staff member"))
     with transaction.atomic(), audit_context(actor=actor, reason=reason, source="service"):
         require(actor, "org.change_user")
         visible = User.objects.visible_to(actor).filter(pk__in=ids)
@@ -326,9 +331,9 @@ def staff_set_active_bulk(*, actor: Any, staff_ids: Sequence[Any], is_active: bo
         if found != set(ids):
             # Same answer as for a missing id: an invisible staff member does not exist for this actor.
             missing = sorted(set(ids) - found)
-            raise DomainError("staff_ids", f"no such staff member: {', '.join(map(str, missing))}")
+            raise DomainError("staff_ids", _("no such staff member: %(ids)s"), ids=", ".join(map(str, missing)))
         if getattr(actor, "pk", None) in found and not is_active:
-            raise DomainError("staff_ids", "you cannot deactivate yourself")
+            raise DomainError("staff_ids", _("you cannot deactivate yourself"))
         return visible.update(is_active=is_active)
 
 
@@ -342,7 +347,7 @@ def roles_sync() -> list[str]:
              for p in Permission.objects.select_related("content_type")}
     with transaction.atomic(), audit_context(actor=None, reason="sync roles", source="command"):
         for code in role_rules.ROLE_CODES:
-            group, _ = Group.objects.get_or_create(name=code)
+            group, _created = Group.objects.get_or_create(name=code)
             wanted = []
             for name in role_rules.PERMISSIONS[code]:
                 if name in perms:
@@ -412,10 +417,10 @@ def org_bulk_load(*, actor: Any, nodes: Sequence[NodeRow], staff: Sequence[Staff
         for index, (row, code, node_id) in enumerate(zip(nodes, codes, ids, strict=True)):
             parent = refs.get(row.parent_code.upper()) if row.parent_code else None
             if row.parent_code and parent is None:
-                raise DomainError(f"nodes[{index}].parent_code", f"unknown node {row.parent_code}")
+                raise DomainError(f"nodes[{index}].parent_code", _("unknown node %(code)s"), code=row.parent_code)
             parent_ref = parent[0] if parent else None
             if parent_ref is None and OrgNode.objects.filter(parent__isnull=True).exists():
-                raise DomainError(f"nodes[{index}].parent_code", "the tree already has a root group")
+                raise DomainError(f"nodes[{index}].parent_code", _("the tree already has a root group"))
             tree.check_placement(kind=row.kind, parent=parent_ref)
             path = tree.child_path(parent_ref.path if parent_ref else None, node_id)
             company_id = node_id if row.kind == tree.COMPANY else (parent[1] if parent else None)
@@ -429,19 +434,20 @@ def org_bulk_load(*, actor: Any, nodes: Sequence[NodeRow], staff: Sequence[Staff
         groups = {g.name: g.pk for g in Group.objects.filter(name__in=role_rules.ROLE_CODES)}
         taken = set(User.objects.filter(username__in=[s.username for s in staff]).values_list("username", flat=True))
         if taken:
-            raise DomainError("staff", f"usernames already taken: {', '.join(sorted(taken)[:10])}")
+            raise DomainError("staff", _("usernames already taken: %(names)s"), names=", ".join(sorted(taken)[:10]))
         user_ids = next_ids("org_user", len(staff))
         hashed = make_password(password)
         user_rows, member_rows = [], []
         for index, (row, user_id) in enumerate(zip(staff, user_ids, strict=True)):
             ref = refs.get(row.node_code.upper())
             if ref is None:
-                raise DomainError(f"staff[{index}].node_code", f"unknown node {row.node_code}")
+                raise DomainError(f"staff[{index}].node_code", _("unknown node %(code)s"), code=row.node_code)
             user_rows.append((user_id, hashed, row.is_superuser, row.username, "", "", "", row.is_staff, True, now,
                               ref[0].id, row.display_name, row.employee_no, "", ""))
             for role in row.roles:
                 if role not in groups:
-                    raise DomainError(f"staff[{index}].roles", f"unknown role {role} (run ucis sync-roles)")
+                    raise DomainError(f"staff[{index}].roles", _("unknown role %(role)s (run ucis sync-roles)"),
+                                      role=role)
                 member_rows.append((user_id, groups[role]))
         copy_rows("org_user", ["id", "password", "is_superuser", "username", "first_name", "last_name", "email",
                                "is_staff", "is_active", "date_joined", "node_id", "display_name", "employee_no",

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ucis.kernel.errors import DomainError, FieldProblem
+from ucis.kernel.errors import gettext_noop as _
 
 GROUP = "group"
 COMPANY = "company"
@@ -51,11 +52,10 @@ def normalise_code(code: str) -> str:
     """Codes follow the data standard (CUS-5): upper-case letters, digits, '-' and '_', ≤ 32."""
     value = (code or "").strip().upper()
     if not value:
-        raise DomainError("code", "is required")
+        raise DomainError("code", _("is required"))
     if not CODE_RE.match(value):
-        raise DomainError(
-            "code", f"{code!r} is not a valid code: use 1–32 letters, digits, '-' or '_', starting "
-            "with a letter or digit")
+        raise DomainError("code", _("%(code)s is not a valid code: use 1–32 letters, digits, '-' or '_', "
+                                    "starting with a letter or digit"), code=code)
     return value
 
 
@@ -74,30 +74,32 @@ def is_in_subtree(path: str, root_path: str) -> bool:
 def check_placement(*, kind: str, parent: NodeRef | None) -> None:
     """Refuse a node of ``kind`` under ``parent`` when the tree forbids it."""
     if kind not in KINDS:
-        raise DomainError("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise DomainError("kind", _("unknown kind %(kind)s; expected one of %(expected)s"), kind=kind,
+                          expected=", ".join(KINDS))
     if parent is None:
         if kind != GROUP:
-            raise DomainError("parent", "only a group can be the root of the tree")
+            raise DomainError("parent", _("only a group can be the root of the tree"))
         return
     if kind == GROUP:
-        raise DomainError("kind", "a group must be the root; it cannot have a parent")
+        raise DomainError("kind", _("a group must be the root; it cannot have a parent"))
     if kind not in ALLOWED_CHILDREN[parent.kind]:
-        raise DomainError("parent", f"a {kind} cannot be placed under a {parent.kind}")
+        raise DomainError("parent", _("a %(kind)s cannot be placed under a %(parent_kind)s"), kind=kind,
+                          parent_kind=parent.kind)
 
 
 def check_move(*, node: NodeRef, new_parent: NodeRef) -> None:
     """Refuse moves that would make a cycle or break the nesting rules."""
     if new_parent.id == node.id:
-        raise DomainError("parent", "a node cannot be its own parent")
+        raise DomainError("parent", _("a node cannot be its own parent"))
     if is_in_subtree(new_parent.path, node.path):
-        raise DomainError("parent", "a node cannot be moved under its own descendant")
+        raise DomainError("parent", _("a node cannot be moved under its own descendant"))
     check_placement(kind=node.kind, parent=new_parent)
 
 
 def moved_path(old_path: str, old_root: str, new_root: str) -> str:
     """The new path of a descendant (or the node itself) after its subtree root moved."""
     if not old_path.startswith(old_root):
-        raise DomainError("path", f"{old_path} is not under {old_root}")
+        raise DomainError("path", _("%(path)s is not under %(root)s"), path=old_path, root=old_root)
     return new_root + old_path[len(old_root):]
 
 
@@ -116,7 +118,7 @@ def check_unique_codes(codes: Iterable[str], *, existing: Iterable[str] = (), fi
     for index, code in enumerate(codes):
         if code in seen:
             problems.append(FieldProblem(f"{field}[{index}]" if field != "code" else field,
-                                         f"code {code} is already used"))
+                                         _("code %(code)s is already used"), {"code": code}))
         seen.add(code)
     if problems:
         raise DomainError(problems=problems)

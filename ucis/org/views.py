@@ -14,6 +14,7 @@ from ucis.kernel.errors import DomainError
 from ucis.org import forms, selectors, services
 from ucis.platform.exports import csv_response
 from ucis.platform.forms import apply_domain_error
+from ucis.platform.i18n import error_text
 
 
 @login_required
@@ -160,8 +161,8 @@ def staff_bulk_active(request):
         count = services.staff_set_active_bulk(actor=request.user, staff_ids=request.POST.getlist("staff"),
                                                is_active=request.POST.get("is_active") == "1",
                                                reason=request.POST.get("reason", ""))
-    except (DomainError, ValueError) as exc:
-        messages.error(request, str(exc))
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("%(count)s staff updated.") % {"count": count})
     return redirect("org_staff_list")

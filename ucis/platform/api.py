@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
 
 from ucis.kernel.errors import DomainError
+from ucis.platform.i18n import problem_text
 
 
 class ErrorItem(Schema):
@@ -39,7 +40,8 @@ api = NinjaAPI(title="ucis API", version="1", urls_namespace="api", auth=django_
 
 @api.exception_handler(DomainError)
 def on_domain_error(request, exc: DomainError):
-    return api.create_response(request, exc.as_dict(), status=422)
+    errors = [{"field": p.field, "reason": problem_text(p)} for p in exc.problems]
+    return api.create_response(request, {"errors": errors}, status=422)
 
 
 @api.exception_handler(NinjaValidationError)

@@ -77,3 +77,15 @@ def test_openapi_declares_422(org, login):
     schema = login(org.admin_b).get("/api/v1/openapi.json").json()
     post = schema["paths"]["/api/v1/org/nodes"]["post"]
     assert "422" in post["responses"]
+
+
+def test_errors_are_shown_in_the_users_language(org, login):
+    client = login(org.admin_b)
+    body = {"parent_id": org.branch_b.pk, "code": "TW-A", "name": "x", "kind": "station"}
+    zh = client.post("/api/v1/org/nodes", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    en = client.post("/api/v1/org/nodes", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    assert zh.json()["errors"] == [{"field": "code", "reason": "编码 TW-A 已被使用"}]
+    assert en.json()["errors"] == [{"field": "code", "reason": "code TW-A is already used"}]
+    page = client.post(f"/org/nodes/{org.branch_b.pk}/add/", {"code": "TW-A", "name": "x", "kind": "station"},
+                       HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "编码 TW-A 已被使用" in page.content.decode()

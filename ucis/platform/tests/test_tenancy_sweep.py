@@ -133,7 +133,7 @@ def test_api_writes_with_valid_bodies_on_foreign_ids_are_404_and_change_nothing(
     before = (list(OrgNode.objects.values_list("id", "name", "path")),
               list(User.objects.values_list("id", "display_name", "is_active")))
     response = getattr(login(org.admin_b), method)(path.format(**ids), data=json.dumps(body),
-                                                   content_type="application/json")
+                                                   content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
     if path.endswith("/active"):
         # A bulk action reports an invisible id exactly like a missing one.
         assert response.status_code == 422 and "no such staff member" in response.content.decode()
