@@ -91,7 +91,7 @@ def plan_city(*, customers: int = 1000, seed: int = 2026) -> CityPlan:
     plan.staff.append(PlannedStaff("group.manager", fake.name(), GROUP_CODE, (roles.MANAGER,), "G0002"))
     serial = 0
 
-    def add_staff(prefix: str, node_code: str, role_counts, company_code: str) -> None:
+    def add_staff(prefix: str, node_code: str, role_counts: tuple[tuple[str, int], ...], company_code: str) -> None:
         nonlocal serial
         for role, count in role_counts:
             for i in range(1, count + 1):

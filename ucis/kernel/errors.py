@@ -9,7 +9,8 @@ API clients and logs get the English text. ``_`` here only marks the template fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 
@@ -25,7 +26,7 @@ _ = gettext_noop
 class FieldProblem:
     field: str
     template: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def reason(self) -> str:

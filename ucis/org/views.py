@@ -56,6 +56,7 @@ def node_history(request, node_id):
 
 
 @login_required
+@permission_required("org.change_orgnode", raise_exception=True)
 def node_edit(request, node_id):
     node = selectors.org_node_get(actor=request.user, node_id=node_id)
     form = forms.NodeEditForm(request.POST or None, initial={
@@ -73,6 +74,7 @@ def node_edit(request, node_id):
 
 
 @login_required
+@permission_required("org.add_orgnode", raise_exception=True)
 def node_add_child(request, node_id):
     parent = selectors.org_node_get(actor=request.user, node_id=node_id)
     form = forms.NodeCreateForm(request.POST or None)
@@ -89,6 +91,7 @@ def node_add_child(request, node_id):
 
 
 @login_required
+@permission_required("org.move_orgnode", raise_exception=True)
 def node_move(request, node_id):
     node = selectors.org_node_get(actor=request.user, node_id=node_id)
     parents = [n for n in selectors.org_node_list(actor=request.user, company_id=node.company_id)
@@ -155,6 +158,7 @@ def staff_export(request):
 
 
 @login_required
+@permission_required("org.change_user", raise_exception=True)
 @require_POST
 def staff_bulk_active(request):
     try:
@@ -203,6 +207,7 @@ def staff_new(request):
 
 
 @login_required
+@permission_required("org.change_user", raise_exception=True)
 def staff_edit(request, staff_id):
     staff = selectors.staff_get(actor=request.user, staff_id=staff_id)
     nodes = selectors.org_node_list(actor=request.user)

@@ -40,6 +40,13 @@ class StaffLoginForm(OTPAuthenticationForm):
         super().clean_otp(user)
 
 
+    def _update_form(self, user):
+        # django-otp echoes the password back into the form after a failed step; counter PCs are
+        # shared, so the password is never rendered into the page.
+        super()._update_form(user)
+        self.fields["password"].widget.render_value = False
+
+
 class StaffLoginView(auth_views.LoginView):
     authentication_form = StaffLoginForm
     template_name = "registration/login.html"
