@@ -14,9 +14,10 @@ def home_summary(*, actor: Any) -> dict[str, Any]:
     user_model = apps.get_model("org", "User")
     nodes = node_model.objects.visible_to(actor)
     by_kind = dict(nodes.values_list("kind").annotate(n=Count("id")))
+    labels = dict(node_model._meta.get_field("kind").choices)
     return {
         "node": actor.node,
-        "nodes_by_kind": by_kind,
+        "nodes_by_kind": {str(labels.get(kind, kind)): n for kind, n in sorted(by_kind.items())},
         "node_count": sum(by_kind.values()),
         "staff_count": user_model.objects.visible_to(actor).filter(is_active=True).count(),
         "roles": sorted(g.name for g in actor.groups.all()),
