@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "ucis.platform",
     "ucis.org",
+    "ucis.customers",
     "ucis.demo",
 ]
 
@@ -193,3 +194,25 @@ UCIS_DEMO_PASSWORD = os.environ.get("UCIS_DEMO_PASSWORD", "ucis-demo-2026")
 # Triggers on auto-created link tables (staff ↔ roles) are not in migrations; pgtrigger installs
 # every registered trigger after each migrate (idempotent), so those are audited too.
 PGTRIGGER_INSTALL_ON_MIGRATE = True
+
+# Field encryption at rest (ORG-5; ucis.platform.crypto). UCIS_FIELD_KEYS: comma-separated
+# urlsafe-base64 Fernet keys, the first encrypts, the others only decrypt (rotate with
+# `ucis rotate-keys`). UCIS_HASH_KEY: secret of the keyed hash that makes encrypted fields
+# searchable by exact value.
+
+
+def _derive_from_secret_key(label: bytes) -> str:
+    """32 bytes from SECRET_KEY by HKDF-SHA256 with ``label`` as info, urlsafe-base64 (a Fernet key)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(SECRET_KEY.encode())
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+# Fallbacks derived from SECRET_KEY: development only; production must set UCIS_FIELD_KEYS
+# and UCIS_HASH_KEY (config.settings.prod requires them).
+UCIS_FIELD_KEYS = env_list("UCIS_FIELD_KEYS", "") or [_derive_from_secret_key(b"ucis field encryption key v1")]
+UCIS_HASH_KEY = os.environ.get("UCIS_HASH_KEY") or _derive_from_secret_key(b"ucis keyed hash key v1")

@@ -12,3 +12,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Field encryption keys (ucis.platform.crypto): never derived from SECRET_KEY in production.
+UCIS_FIELD_KEYS = [key.strip() for key in os.environ["UCIS_FIELD_KEYS"].split(",") if key.strip()]
+UCIS_HASH_KEY = os.environ["UCIS_HASH_KEY"]

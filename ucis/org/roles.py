@@ -33,16 +33,22 @@ ROLES: tuple[tuple[str, str], ...] = (
 ROLE_CODES: tuple[str, ...] = tuple(code for code, _label in ROLES)
 
 _EVERY_STAFF = ("org.view_orgnode",)
+_VIEW_REGISTRY = ("customers.view_customer", "customers.view_account", "customers.view_premise",
+                  "customers.view_meter")
+_EDIT_REGISTRY = ("customers.add_customer", "customers.change_customer", "customers.add_account",
+                  "customers.change_account", "customers.add_premise", "customers.change_premise",
+                  "customers.add_meter", "customers.change_meter")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    COUNTER_CLERK: _EVERY_STAFF,
-    METER_READER: _EVERY_STAFF,
-    BILLING_CLERK: _EVERY_STAFF,
-    BILLING_APPROVER: _EVERY_STAFF,
-    HOTLINE_AGENT: _EVERY_STAFF,
-    DISPATCHER: _EVERY_STAFF + ("org.view_user",),
-    MANAGER: _EVERY_STAFF + ("org.view_user", "org.view_audit", "org.export_org"),
-    ADMINISTRATOR: _EVERY_STAFF + (
+    COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + ("customers.lookup_company",),
+    METER_READER: _EVERY_STAFF + _VIEW_REGISTRY,
+    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY,
+    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY,
+    HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + ("customers.lookup_company",),
+    DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
+    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user", "org.view_audit", "org.export_org",
+                                              "customers.view_sensitive"),
+    ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + ("customers.view_sensitive",) + (
         "org.add_orgnode", "org.change_orgnode", "org.move_orgnode", "org.add_company",
         "org.view_user", "org.add_user", "org.change_user", "org.view_audit", "org.export_org",
     ),

@@ -129,11 +129,18 @@ def _visible_events(event_model: type[Event], actor: Any) -> models.QuerySet:
         return qs.none()
     if root == "":
         return qs
-    field = getattr(event_model.pgh_tracked_model, "tenancy_node_field", None)
+    tracked = event_model.pgh_tracked_model
+    field = getattr(tracked, "tenancy_node_field", None)
     if field is None:
         return qs.none()  # not tenant-scoped data: only system/group-level auditors see it
-    lookup = f"{field}__path__startswith" if field else "path__startswith"
-    return qs.filter(**{lookup: root})
+    if not field:
+        return qs.filter(path__startswith=root)
+    first = field.split("__")[0]
+    if any(f.name == first and f.concrete for f in event_model._meta.get_fields()):
+        # The snapshot carries its own node: deleted rows stay visible to the subtree that owned them.
+        return qs.filter(**{f"{field}__path__startswith": root})
+    # Reached through other rows (a group-wide customer via its accounts): the live object decides.
+    return qs.filter(pgh_obj_id__in=tracked._default_manager.visible_to(actor).values("pk"))
 
 
 def audit_search(*, actor: Any, model: str | None = None, username: str | None = None,

@@ -37,8 +37,11 @@ def is_system(actor: Any) -> bool:
     return getattr(actor, "is_system", False) is True
 
 
-def actor_root_path(actor: Any) -> str | None:
-    """The path of the subtree the actor may see; ``""`` for everything; None for nothing."""
+def actor_root_path(actor: Any, *, company_wide: bool = False) -> str | None:
+    """The path of the subtree the actor may see; ``""`` for everything; None for nothing.
+
+    ``company_wide`` widens the view to the actor's whole company — cross-site service (ORG-3):
+    any counter of a company may look up and serve any customer of that company."""
     if is_system(actor):
         return ""
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
@@ -46,6 +49,8 @@ def actor_root_path(actor: Any) -> str | None:
     node = getattr(actor, "node", None)
     if node is None:
         return None
+    if company_wide and node.company_id and node.company_id != node.pk:
+        return node.company.path
     return node.path
 
 
@@ -56,8 +61,8 @@ class TenantQuerySet(models.QuerySet):
             raise TypeError(f"{self.model.__name__} does not declare tenancy_node_field")
         return f"{field}__path" if field else "path"
 
-    def visible_to(self, actor: Any) -> TenantQuerySet:
-        root = actor_root_path(actor)
+    def visible_to(self, actor: Any, *, company_wide: bool = False) -> TenantQuerySet:
+        root = actor_root_path(actor, company_wide=company_wide)
         if root is None:
             return self.none()
         if root == "":
@@ -69,10 +74,10 @@ TenantManager = models.Manager.from_queryset(TenantQuerySet)
 
 
 def access_by_id(queryset: models.QuerySet | type[models.Model], actor: Any, pk: Any, *,
-                 for_update: bool = False) -> Any:
+                 for_update: bool = False, company_wide: bool = False) -> Any:
     """The object with ``pk`` if ``actor`` may see it, else ``Http404`` (never 403, never the object)."""
     qs = queryset._default_manager.all() if isinstance(queryset, type) else queryset
-    qs = qs.visible_to(actor)
+    qs = qs.visible_to(actor, company_wide=company_wide)
     if for_update:
         qs = qs.select_for_update()
     try:

@@ -1,0 +1,94 @@
+"""Reads of the customer registry, through the tenancy layer.
+
+Search (CUS 5): by customer number, name prefix, pinyin initials, phone or ID number (exact, via
+keyed hash — the numbers are encrypted), account number, meter serial, or address (community or
+building name prefix). Staff with ``customers.lookup_company`` search their whole company (ORG-3).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from ucis.customers import identity
+from ucis.customers.models import Account, AddressArea, Customer, MeterInstallation, Premise, ServiceAgreement
+from ucis.kernel.errors import DomainError
+from ucis.platform import crypto
+from ucis.platform.tenancy import access_by_id
+
+SEARCH_KINDS = ("auto", "number", "name", "initials", "phone", "id_number", "account", "meter", "address")
+
+
+def _company_wide(actor: Any) -> bool:
+    return actor.has_perm("customers.lookup_company")
+
+
+def search_kind(q: str) -> str:
+    """Guess what a clerk typed: 11-digit mobile, 18-char ID, letters = initials, digits = number."""
+    value = q.strip()
+    compact = re.sub(r"[\s-]", "", value)
+    if re.fullmatch(r"(\+?86)?1[3-9]\d{9}", compact) or re.fullmatch(r"0\d{9,11}", compact):
+        return "phone"
+    if re.fullmatch(r"\d{17}[\dXx]", value):
+        return "id_number"
+    if re.fullmatch(r"[A-Za-z]{1,10}", value):
+        return "initials"
+    if re.fullmatch(r"[A-Z]{2,}\d+", value.upper()) and not value.isdigit():
+        return "account"
+    if value.isdigit():
+        return "number"
+    return "name"
+
+
+def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50) -> list[Customer]:
+    q = (q or "").strip()
+    if not q:
+        return []
+    if kind not in SEARCH_KINDS:
+        raise DomainError("kind", "unknown search kind %(kind)s", kind=kind)
+    if kind == "auto":
+        kind = search_kind(q)
+    qs = Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
+    if kind == "number":
+        qs = qs.filter(customer_no__startswith=q)
+    elif kind == "name":
+        qs = qs.filter(name__startswith=q)
+    elif kind == "initials":
+        qs = qs.filter(name_initials__startswith=q.upper())
+    elif kind == "phone":
+        qs = qs.filter(phone_hash=crypto.keyed_hash(identity.validate_phone(q, field="q"), kind="phone"))
+    elif kind == "id_number":
+        qs = qs.filter(id_number_hash=crypto.keyed_hash(q.upper(), kind="id_number"))
+    elif kind == "account":
+        qs = qs.filter(accounts__account_no__startswith=q.upper())
+    elif kind == "meter":
+        installed = MeterInstallation.objects.filter(meter__serial__startswith=q.upper(),
+                                                     service_point__agreements__account__customer=OuterRef("pk"))
+        qs = qs.filter(Exists(installed))
+    elif kind == "address":
+        areas = AddressArea.objects.filter(name__startswith=q, level__in=("community", "building", "street"))
+        premises = Premise.objects.filter(Q(community__in=areas) | Q(building__in=areas) | Q(street__in=areas))
+        qs = qs.filter(Exists(ServiceAgreement.objects.filter(account__customer=OuterRef("pk"),
+                                                              service_point__premise__in=premises)))
+    return list(qs.order_by("customer_no")[:limit])
+
+
+def customer_get(*, actor: Any, customer_id: Any) -> Customer:
+    return access_by_id(Customer.objects.all(), actor, customer_id, company_wide=_company_wide(actor))
+
+
+def customer_accounts(*, actor: Any, customer: Customer) -> QuerySet[Account]:
+    return (Account.objects.visible_to(actor, company_wide=_company_wide(actor)).filter(customer=customer)
+            .select_related("company", "node", "billing_premise"))
+
+
+def customer_contact(*, actor: Any, customer: Customer) -> dict[str, str]:
+    """Phone and ID number, masked unless the actor may see them in full."""
+    full = actor.has_perm("customers.view_sensitive")
+    phone, id_number = customer.phone or "", customer.id_number or ""
+    return {
+        "phone": phone if full or not phone else crypto.mask(phone, keep_start=3, keep_end=4),
+        "id_number": id_number if full or not id_number else crypto.mask(id_number, keep_start=6, keep_end=4),
+    }

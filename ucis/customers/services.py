@@ -1,0 +1,250 @@
+"""Use cases of the customer registry: open an account for a new or existing customer, add
+premises, register and install meters. Keyword-only, transactional, audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from ucis.customers import identity
+from ucis.customers.models import (
+    Account,
+    AddressArea,
+    Customer,
+    CustomerCategory,
+    Meter,
+    MeterInstallation,
+    Premise,
+    ServiceAgreement,
+    ServicePoint,
+)
+from ucis.kernel.errors import DomainError, FieldProblem
+from ucis.kernel.errors import gettext_noop as _
+from ucis.org import selectors as org_selectors
+from ucis.platform import crypto
+from ucis.platform.audit import audit_context
+from ucis.platform.permissions import require
+from ucis.platform.tenancy import access_by_id
+
+
+def customer_number_rule() -> identity.NumberingRule:
+    conf = getattr(settings, "UCIS_CUSTOMER_NUMBERING", {"prefix": "1", "width": 10, "check_digit": True})
+    return identity.NumberingRule(**conf)
+
+
+def _next_value(sequence: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [sequence])
+        return cursor.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class CustomerInput:
+    name: str
+    customer_type: str
+    phone: str = ""
+    id_type: str = ""
+    id_number: str = ""
+    email: str = ""
+    grade: str = "C"
+    legacy_ref: str | None = None
+
+
+def _clean_customer(data: CustomerInput, *, today: date) -> dict[str, Any]:
+    problems: list[FieldProblem] = []
+    values: dict[str, Any] = {"customer_type": data.customer_type, "grade": data.grade, "email": data.email,
+                              "legacy_ref": data.legacy_ref or None, "id_type": data.id_type}
+    for field_name, check in (
+        ("name", lambda: identity.normalise_name(data.name)),
+        ("phone", lambda: identity.validate_phone(data.phone) if data.phone else ""),
+        ("id_number", lambda: identity.validate_resident_id(data.id_number, on_date=today)
+         if data.id_type == "resident_id" and data.id_number else data.id_number.strip()),
+    ):
+        try:
+            values[field_name] = check()
+        except DomainError as exc:
+            problems.extend(exc.problems)
+    if data.id_number and not data.id_type:
+        problems.append(FieldProblem("id_type", _("say which kind of ID document the number is")))
+    if problems:
+        raise DomainError(problems=problems)
+    values["name_initials"] = identity.pinyin_initials(values["name"])
+    phone, id_number = values.pop("phone"), values.pop("id_number")
+    values["phone"] = phone
+    values["phone_hash"] = crypto.keyed_hash(phone, kind="phone") if phone else ""
+    values["id_number"] = id_number
+    values["id_number_hash"] = crypto.keyed_hash(id_number, kind="id_number") if id_number else ""
+    return values
+
+
+def customer_create(*, actor: Any, data: CustomerInput, today: date) -> Customer:
+    """Register a customer (group-wide). Visible to staff once an account of theirs is opened."""
+    values = _clean_customer(data, today=today)
+    with transaction.atomic(), audit_context(actor=actor, reason="register customer", source="service"):
+        if values["id_number_hash"] and Customer.objects.filter(id_number_hash=values["id_number_hash"]).exists():
+            raise DomainError("id_number", _("a customer with this ID number is already registered; "
+                                             "open the account for that customer"))
+        seq = _next_value("customers_customer_no_seq")
+        customer = Customer(customer_no=customer_number_rule().format(seq), **values)
+        try:
+            with transaction.atomic():
+                customer.save()
+        except IntegrityError as exc:
+            raise DomainError("legacy_ref", _("this legacy key is already imported")) from exc
+    return customer
+
+
+@dataclass(frozen=True)
+class AccountInput:
+    node_id: int
+    premise_id: int | None = None
+    payment_method: str = "counter"
+    bill_delivery: str = "sms"
+    deposit: Decimal = Decimal("0")
+    opened_date: date | None = None
+    commodities: tuple[str, ...] = ()
+    legacy_ref: str | None = None
+
+
+def account_open(*, actor: Any, customer_id: int | None, new_customer: CustomerInput | None,
+                 data: AccountInput, today: date) -> Account:
+    """Open an account (开户) with a company node for an existing or a new customer; the premise's
+    service points for the chosen commodities are created and put under the account."""
+    with transaction.atomic(), audit_context(actor=actor, reason="open account", source="service"):
+        node = org_selectors.org_node_get(actor=actor, node_id=data.node_id)
+        require(actor, "customers.add_account")
+        if node.company_id is None:
+            raise DomainError("node_id", _("accounts are opened at a unit of a company"))
+        if (customer_id is None) == (new_customer is None):
+            raise DomainError("customer_id", _("give either an existing customer or a new one"))
+        if customer_id is not None:
+            customer = access_by_id(Customer.objects.all(), actor, customer_id, company_wide=True)
+        else:
+            assert new_customer is not None
+            customer = customer_create(actor=actor, data=new_customer, today=today)
+        premise = None
+        if data.premise_id is not None:
+            try:
+                premise = Premise.objects.get(pk=data.premise_id)
+            except Premise.DoesNotExist:
+                raise DomainError("premise_id", _("unknown premise %(id)s"), id=data.premise_id) from None
+        company = node.company
+        unknown = [c for c in data.commodities if c not in company.commodities]
+        if unknown:
+            raise DomainError("commodities", _("%(company)s does not supply %(commodity)s"),
+                              company=company.name, commodity=", ".join(unknown))
+        if data.deposit < 0:
+            raise DomainError("deposit", _("must not be negative"))
+        seq = _next_value("customers_account_no_seq")
+        account = Account.objects.create(
+            account_no=f"{company.code}{seq:08d}", customer=customer, company=company, node=node,
+            billing_premise=premise, billing_address=premise.address if premise else "",
+            payment_method=data.payment_method, bill_delivery=data.bill_delivery, deposit=data.deposit,
+            opened_date=data.opened_date or today, legacy_ref=data.legacy_ref or None)
+        for commodity in data.commodities:
+            if premise is None:
+                raise DomainError("premise_id", _("a premise is needed to supply %(commodity)s"), commodity=commodity)
+            point, _created = ServicePoint.objects.get_or_create(
+                premise=premise, commodity=commodity, company=company, defaults={"node": node})
+            if ServiceAgreement.objects.filter(service_point=point, active_to__isnull=True).exists():
+                raise DomainError("premise_id", _("%(commodity)s at this premise is already on another account; "
+                                                  "transfer it (过户) instead"), commodity=commodity)
+            ServiceAgreement.objects.create(account=account, service_point=point, active_from=account.opened_date)
+    return account
+
+
+def customer_category_add(*, actor: Any, customer_id: int, category: str, active_from: date,
+                          active_to: date | None = None, note: str = "") -> CustomerCategory:
+    with transaction.atomic(), audit_context(actor=actor, reason=f"category {category}", source="service"):
+        customer = access_by_id(Customer.objects.all(), actor, customer_id)
+        require(actor, "customers.change_customer")
+        try:
+            with transaction.atomic():
+                return CustomerCategory.objects.create(customer=customer, category=category, active_from=active_from,
+                                                       active_to=active_to, note=note)
+        except IntegrityError as exc:
+            raise DomainError("active_from", _("the customer already holds this category in that period")) from exc
+
+
+def address_area_get_or_create(*, actor: Any, levels: list[tuple[str, str, str]]) -> AddressArea:
+    """Walk/create the chain ``[(level, code, name), …]`` from the district down; codes are unique."""
+    parent = None
+    with transaction.atomic(), audit_context(actor=actor, reason="address", source="service"):
+        for level, code, name in levels:
+            area = AddressArea.objects.filter(code=code).first()
+            if area is None:
+                path = (parent.path if parent else "/") + f"{code}/"
+                area = AddressArea.objects.create(parent=parent, level=level, code=code, name=name, path=path)
+            elif area.parent_id != (parent.pk if parent else None):
+                raise DomainError("address", _("address code %(code)s belongs to another parent"), code=code)
+            parent = area
+    assert parent is not None
+    return parent
+
+
+def premise_create(*, actor: Any, area_code: str, room: str = "", floor_area: Decimal | None = None,
+                   residents: int | None = None, legacy_ref: str | None = None) -> Premise:
+    with transaction.atomic(), audit_context(actor=actor, reason="create premise", source="service"):
+        require(actor, "customers.add_premise")
+        area = AddressArea.objects.filter(code=area_code).first()
+        if area is None:
+            raise DomainError("area_code", _("unknown address code %(code)s"), code=area_code)
+        chain = {a.level: a for a in AddressArea.objects.filter(code__in=area.path.strip("/").split("/"))}
+        names = [a.name for a in sorted(chain.values(), key=lambda a: len(a.path))]
+        seq = _next_value("customers_premise_no_seq")
+        return Premise.objects.create(
+            premise_no=f"P{seq:010d}", area=area, district=chain["district"], street=chain.get("street"),
+            community=chain.get("community"), building=chain.get("building"), room=room,
+            address="".join(names) + (f"{room}室" if room else ""), floor_area=floor_area, residents=residents,
+            legacy_ref=legacy_ref or None)
+
+
+def meter_register(*, actor: Any, node_id: int, serial: str, commodity: str, meter_type: str,
+                   dial_digits: int = 5, multiplier: Decimal = Decimal("1"), manufacturer: str = "",
+                   model: str = "", size: str = "") -> Meter:
+    serial = (serial or "").strip().upper()
+    if not serial:
+        raise DomainError("serial", _("is required"))
+    with transaction.atomic(), audit_context(actor=actor, reason="register meter", source="service"):
+        node = org_selectors.org_node_get(actor=actor, node_id=node_id)
+        require(actor, "customers.add_meter")
+        if Meter.objects.filter(serial=serial).exists():
+            raise DomainError("serial", _("meter %(serial)s is already registered"), serial=serial)
+        return Meter.objects.create(serial=serial, commodity=commodity, meter_type=meter_type,
+                                    dial_digits=dial_digits, multiplier=multiplier, manufacturer=manufacturer,
+                                    model=model, size=size, company_id=node.company_id, node=node)
+
+
+def meter_install(*, actor: Any, meter_id: int, service_point_id: int, installed_date: date,
+                  install_reading: Decimal = Decimal("0")) -> MeterInstallation:
+    with transaction.atomic(), audit_context(actor=actor, reason="install meter", source="service"):
+        meter = access_by_id(Meter, actor, meter_id, for_update=True)
+        point = access_by_id(ServicePoint, actor, service_point_id)
+        require(actor, "customers.change_meter")
+        if meter.commodity != point.commodity:
+            raise DomainError("meter_id", _("a %(meter)s meter cannot measure %(point)s"),
+                              meter=meter.commodity, point=point.commodity)
+        if meter.status in ("scrapped",):
+            raise DomainError("meter_id", _("meter %(serial)s is scrapped"), serial=meter.serial)
+        try:
+            with transaction.atomic():
+                installation = MeterInstallation.objects.create(meter=meter, service_point=point,
+                                                                installed_date=installed_date,
+                                                                install_reading=install_reading)
+        except IntegrityError as exc:
+            text = str(exc)
+            if "installation_meter_one_place" in text:
+                raise DomainError("meter_id", _("meter %(serial)s is installed elsewhere on that date"),
+                                  serial=meter.serial) from exc
+            if "installation_point_one_meter" in text:
+                raise DomainError("service_point_id", _("the service point already has a meter on that date; "
+                                                        "replace it instead")) from exc
+            raise
+        meter.status = "installed"
+        meter.save(update_fields=["status", "updated_at"])
+    return installation
