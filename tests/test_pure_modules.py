@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PURE_MODULES = [
     "ucis.kernel.money", "ucis.kernel.periods", "ucis.kernel.errors", "ucis.kernel.snapshots",
-    "ucis.org.tree", "ucis.org.roles", "ucis.demo.cityplan", "ucis.customers.identity",
+    "ucis.org.tree", "ucis.org.roles", "ucis.demo.cityplan", "ucis.demo.registryplan", "ucis.customers.identity",
 ]
 
 

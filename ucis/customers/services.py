@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pgtrigger
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
@@ -248,3 +249,163 @@ def meter_install(*, actor: Any, meter_id: int, service_point_id: int, installed
         meter.status = "installed"
         meter.save(update_fields=["status", "updated_at"])
     return installation
+
+
+# --- bulk load (demo city now; legacy-system migration builds on it) ---------------------------
+
+
+@dataclass(frozen=True)
+class RegistryBatch:
+    """Rows keyed by their own keys (``key`` / ``customer_key`` …) so one file or generator can
+    describe a whole city; ids are assigned here. Column tuples:
+
+    areas:      (code, name, level, parent_code | None)
+    customers:  (key, name, customer_type, phone, id_type, id_number, grade)
+    categories: (customer_key, category, active_from)
+    premises:   (key, area_code, room, floor_area | None, residents | None)
+    accounts:   (key, customer_key, node_code, premise_key, payment_method, bill_delivery, opened_date,
+                 commodities tuple)
+    meters:     (serial, commodity, meter_type, dial_digits, manufacturer, model, account_key, installed_date,
+                 install_reading)
+    appliances: (premise_key, kind, brand, installed_date)
+    """
+
+    areas: list[tuple]
+    customers: list[tuple]
+    categories: list[tuple]
+    premises: list[tuple]
+    accounts: list[tuple]
+    meters: list[tuple]
+    appliances: list[tuple]
+
+
+def registry_bulk_load(*, actor: Any, batch: RegistryBatch, reason: str) -> dict[str, int]:
+    """Write a whole registry with COPY in one transaction (all or nothing)."""
+    from django.utils import timezone
+
+    from ucis.platform.bulk import copy_rows, next_ids
+
+    require(actor, "customers.add_customer")
+    now = timezone.now()
+    rule = customer_number_rule()
+    nodes = {n.code: n for n in org_selectors.org_node_list(actor=actor)}
+    by_id = {n.pk: n for n in nodes.values()}
+    # Per-row insert events would double the cost of a city-sized load; the load is recorded as a
+    # batch instead (rows carry created_at; updates and deletes stay tracked row by row).
+    inserts = [f"customers.{m}:insert_insert" for m in (
+        "AddressArea", "Customer", "CustomerCategory", "Premise", "Account", "ServicePoint", "ServiceAgreement",
+        "Meter", "MeterInstallation", "Appliance")]
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="bulk"), pgtrigger.ignore(*inserts):
+        # Address areas: parents first (the batch lists them top-down).
+        area_ids = dict(zip([a[0] for a in batch.areas], next_ids("customers_addressarea", len(batch.areas)),
+                            strict=True))
+        known = {a.code: (a.pk, a.path, a.level) for a in AddressArea.objects.filter(
+            code__in={a[3] for a in batch.areas if a[3]} - set(area_ids))}
+        area_rows = []
+        for code, name, level, parent_code in batch.areas:
+            parent = known.get(parent_code) if parent_code else None
+            if parent_code and parent is None:
+                raise DomainError("areas", _("unknown parent address %(code)s"), code=parent_code)
+            path = (parent[1] if parent else "/") + f"{code}/"
+            known[code] = (area_ids[code], path, level)
+            area_rows.append((area_ids[code], parent[0] if parent else None, level, code, name, path))
+        copy_rows("customers_addressarea", ["id", "parent_id", "level", "code", "name", "path"], area_rows)
+
+        customer_ids = next_ids("customers_customer", len(batch.customers))
+        numbers = _next_values("customers_customer_no_seq", len(batch.customers))
+        customer_by_key = {}
+        customer_rows = []
+        for cid, seq, (key, name, ctype, phone, id_type, id_number, grade) in zip(
+                customer_ids, numbers, batch.customers, strict=True):
+            customer_by_key[key] = cid
+            customer_rows.append((
+                cid, rule.format(seq), name, identity.pinyin_initials(name), ctype, grade, "active", id_type,
+                crypto.encrypt(id_number) if id_number else "",
+                crypto.keyed_hash(id_number, kind="id_number") if id_number else "",
+                crypto.encrypt(phone) if phone else "", crypto.keyed_hash(phone, kind="phone") if phone else "",
+                "", None, now, now))
+        copy_rows("customers_customer", [
+            "id", "customer_no", "name", "name_initials", "customer_type", "grade", "status", "id_type",
+            "id_number", "id_number_hash", "phone", "phone_hash", "email", "legacy_ref", "created_at",
+            "updated_at"], customer_rows)
+        copy_rows("customers_customercategory", ["customer_id", "category", "active_from", "note"],
+                  ((customer_by_key[k], cat, start, "") for k, cat, start in batch.categories))
+
+        premise_ids = next_ids("customers_premise", len(batch.premises))
+        premise_nos = _next_values("customers_premise_no_seq", len(batch.premises))
+        names = {code: name for code, name, _lv, _p in batch.areas}
+        premise_by_key, premise_rows = {}, []
+        for pid, seq, (key, area_code, room, floor_area, residents) in zip(
+                premise_ids, premise_nos, batch.premises, strict=True):
+            area_id, path, _level = known[area_code]
+            chain = path.strip("/").split("/")
+            levels = {known[c][2]: known[c][0] for c in chain}
+            premise_by_key[key] = (pid, "".join(names.get(c, "") for c in chain) + (f"{room}室" if room else ""))
+            premise_rows.append((pid, f"P{seq:010d}", area_id, levels["district"], levels.get("street"),
+                                 levels.get("community"), levels.get("building"), room, premise_by_key[key][1],
+                                 floor_area, residents, None, now, now))
+        copy_rows("customers_premise", [
+            "id", "premise_no", "area_id", "district_id", "street_id", "community_id", "building_id", "room",
+            "address", "floor_area", "residents", "legacy_ref", "created_at", "updated_at"], premise_rows)
+
+        account_ids = next_ids("customers_account", len(batch.accounts))
+        account_nos = _next_values("customers_account_no_seq", len(batch.accounts))
+        account_by_key: dict[Any, tuple[int, Any, dict[str, int]]] = {}
+        account_rows, point_rows, agreement_rows = [], [], []
+        point_count = sum(len(a[7]) for a in batch.accounts)
+        point_ids = iter(next_ids("customers_servicepoint", point_count))
+        for aid, seq, (key, customer_key, node_code, premise_key, method, delivery, opened, commodities) in zip(
+                account_ids, account_nos, batch.accounts, strict=True):
+            node = nodes.get(node_code)
+            if node is None or node.company_id is None:
+                raise DomainError("accounts", _("unknown node %(code)s"), code=node_code)
+            premise_id, address = premise_by_key[premise_key]
+            company = by_id[node.company_id]
+            account_rows.append((aid, f"{company.code}{seq:08d}", customer_by_key[customer_key], node.company_id,
+                                 node.pk, premise_id, address, method, delivery, Decimal("0"), "active", opened,
+                                 None, None, now, now))
+            points = {}
+            for commodity in commodities:
+                spid = next(point_ids)
+                points[commodity] = spid
+                point_rows.append((spid, premise_id, commodity, node.company_id, node.pk, now))
+                agreement_rows.append((aid, spid, opened, None))
+            account_by_key[key] = (aid, node, points)
+        copy_rows("customers_account", [
+            "id", "account_no", "customer_id", "company_id", "node_id", "billing_premise_id", "billing_address",
+            "payment_method", "bill_delivery", "deposit", "status", "opened_date", "closed_date", "legacy_ref",
+            "created_at", "updated_at"], account_rows)
+        copy_rows("customers_servicepoint", ["id", "premise_id", "commodity", "company_id", "node_id", "created_at"],
+                  point_rows)
+        copy_rows("customers_serviceagreement", ["account_id", "service_point_id", "active_from", "active_to"],
+                  agreement_rows)
+
+        meter_ids = next_ids("customers_meter", len(batch.meters))
+        meter_rows, install_rows = [], []
+        for mid, (serial, commodity, mtype, digits, maker, model, account_key, installed, reading) in zip(
+                meter_ids, batch.meters, strict=True):
+            _aid, node, points = account_by_key[account_key]
+            meter_rows.append((mid, serial, commodity, mtype, maker, model, "", digits, Decimal("1"), "installed",
+                               node.company_id, node.pk, None, now, now))
+            install_rows.append((mid, points[commodity], installed, reading, None, None, ""))
+        copy_rows("customers_meter", [
+            "id", "serial", "commodity", "meter_type", "manufacturer", "model", "size", "dial_digits", "multiplier",
+            "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at"], meter_rows)
+        copy_rows("customers_meterinstallation", [
+            "meter_id", "service_point_id", "installed_date", "install_reading", "removed_date", "removal_reading",
+            "reason"], install_rows)
+        copy_rows("customers_appliance", ["premise_id", "kind", "brand", "model", "installed_date",
+                                          "last_inspected_date", "is_active"],
+                  ((premise_by_key[k][0], kind, brand, "", installed, None, True)
+                   for k, kind, brand, installed in batch.appliances))
+    return {"areas": len(area_rows), "customers": len(customer_rows), "premises": len(premise_rows),
+            "accounts": len(account_rows), "service_points": len(point_rows), "meters": len(meter_rows),
+            "categories": len(batch.categories), "appliances": len(batch.appliances)}
+
+
+def _next_values(sequence: str, count: int) -> list[int]:
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
+        return [row[0] for row in cursor.fetchall()]

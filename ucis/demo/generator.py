@@ -4,11 +4,15 @@ premises, meters and reads to the same generator, sized by ``--customers``."""
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
+from ucis.customers import services as customer_services
 from ucis.demo.cityplan import plan_city
+from ucis.demo.registryplan import plan_registry
 from ucis.org import selectors as org_selectors
 from ucis.org import services as org_services
 from ucis.platform.tenancy import SYSTEM
@@ -20,13 +24,17 @@ def demo_present() -> bool:
 
 def demo_reset() -> None:
     """Remove all business data (not the schema). Only for demo/test databases."""
+    from django.apps import apps
+
+    tables = [m._meta.db_table for label in ("org", "customers") for m in apps.get_app_config(label).get_models()]
+    tables += ["org_user_groups", "pghistory_context", "axes_accessattempt", "otp_totp_totpdevice", "django_session",
+               "django_admin_log"]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("TRUNCATE org_user_groups, org_user, org_orgnode, pghistory_context, "
-                       "org_orgnodeevent, org_userevent, org_userroleevent, axes_accessattempt, "
-                       "otp_totp_totpdevice, django_session, django_admin_log RESTART IDENTITY CASCADE")
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
 
-def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = None) -> dict[str, Any]:
+def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = None,
+                   today: date | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     org_services.roles_sync()
     plan = plan_city(customers=customers, seed=seed)
@@ -40,6 +48,12 @@ def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = 
         password=password, reason=f"demo data (seed {seed}, {customers} customers)")
     if progress:
         progress("organisation", counts["nodes"], counts["nodes"])
+    registry = plan_registry(city=plan, customers=customers, seed=seed, today=today or timezone.localdate())
+    counts.update(customer_services.registry_bulk_load(
+        actor=SYSTEM, batch=customer_services.RegistryBatch(**vars(registry)),
+        reason=f"demo data (seed {seed}, {customers} customers)"))
+    if progress:
+        progress("customers", customers, customers)
     counts["seconds"] = round(time.perf_counter() - started, 2)
     counts["sample_logins"] = _sample_logins(plan)
     return counts

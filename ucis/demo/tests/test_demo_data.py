@@ -1,5 +1,8 @@
+from datetime import date
+
 from django.core.management import call_command
 
+from ucis.customers import identity
 from ucis.demo.cityplan import plan_city
 from ucis.org import roles
 from ucis.org.models import OrgNode, User
@@ -23,5 +26,17 @@ def test_demo_data_loads_with_copy_and_logins_work(db, client, settings):
     assert client.post("/login/", {"username": "water.01.counter-clerk1",
                                    "password": settings.UCIS_DEMO_PASSWORD}).status_code == 302
     assert client.get(f"/org/nodes/{OrgNode.objects.get(code='LJE-01').pk}/").status_code == 404
+    from ucis.customers import selectors as customer_selectors
+    from ucis.customers.models import Account, Customer, Meter
+
+    assert Customer.objects.count() == 300
+    assert Account.objects.filter(company__code="LJW").count() == 300  # everyone has water
+    assert set(Meter.objects.values_list("meter_type", flat=True)) == {"mechanical", "smart", "ic_prepaid"}
+    some = Customer.objects.filter(customer_type="resident").first()
+    assert identity.validate_resident_id(some.id_number, on_date=date(2026, 11, 23)) == some.id_number
+    clerk_accounts = Account.objects.visible_to(clerk)
+    assert clerk_accounts.exists() and not clerk_accounts.exclude(node__path__startswith=clerk.node.path).exists()
+    # The clerk finds any customer of the water company by phone (cross-site service).
+    assert customer_selectors.customer_search(actor=clerk, q=some.phone) == [some]
     call_command("demo_data", customers=300, seed=3)  # second run: already present, changes nothing
     assert User.objects.filter(username="water.01.counter-clerk1").count() == 1

@@ -23,8 +23,7 @@ class Command(BaseCommand):
             return
         result = generator.demo_data_load(customers=customers, seed=seed, password=password)
         self.stdout.write(self.style.SUCCESS(
-            f"nodes={result['nodes']} staff={result['staff']} role_grants={result['role_grants']} "
-            f"seconds={result['seconds']}"))
+            " ".join(f"{k}={v}" for k, v in result.items() if k != "sample_logins")))
         for role, username, node in result["sample_logins"]:
             self.stdout.write(f"  {role:<17} {username:<32} ({node})")
         self.stdout.write(f"  password for every demo account: {password}")
