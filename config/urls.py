@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ucis.customers.api import router as customers_router
 from ucis.org.api import router as org_router
 from ucis.platform.api import api
 from ucis.platform.audit_api import router as audit_router
@@ -8,12 +9,14 @@ from ucis.platform.audit_api import router as audit_router
 # Each app's API router is mounted here, the one place that knows every app.
 api.add_router("/org", org_router)
 api.add_router("/audit", audit_router)
+api.add_router("/registry", customers_router)
 
 admin.site.site_header = "ucis"
 
 urlpatterns = [
     path("", include("ucis.platform.urls")),
     path("org/", include("ucis.org.urls")),
+    path("customers/", include("ucis.customers.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

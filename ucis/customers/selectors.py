@@ -13,7 +13,16 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ucis.customers import identity
-from ucis.customers.models import Account, AddressArea, Customer, MeterInstallation, Premise, ServiceAgreement
+from ucis.customers.models import (
+    Account,
+    AddressArea,
+    Customer,
+    CustomerCategory,
+    Meter,
+    MeterInstallation,
+    Premise,
+    ServiceAgreement,
+)
 from ucis.kernel.errors import DomainError
 from ucis.platform import crypto
 from ucis.platform.tenancy import access_by_id
@@ -92,3 +101,30 @@ def customer_contact(*, actor: Any, customer: Customer) -> dict[str, str]:
         "phone": phone if full or not phone else crypto.mask(phone, keep_start=3, keep_end=4),
         "id_number": id_number if full or not id_number else crypto.mask(id_number, keep_start=6, keep_end=4),
     }
+
+
+def account_get(*, actor: Any, account_id: Any) -> Account:
+    return access_by_id(Account.objects.select_related("customer", "company", "node", "billing_premise"), actor,
+                        account_id, company_wide=_company_wide(actor))
+
+
+def premise_get(*, actor: Any, premise_id: Any) -> Premise:
+    return access_by_id(Premise.objects.select_related("area", "community", "building"), actor, premise_id,
+                        company_wide=_company_wide(actor))
+
+
+def meter_get(*, actor: Any, meter_id: Any) -> Meter:
+    return access_by_id(Meter.objects.select_related("node"), actor, meter_id, company_wide=_company_wide(actor))
+
+
+def customer_overview(*, actor: Any, customer_id: Any) -> dict[str, Any]:
+    """Everything the detail page shows: accounts with their service points, premises, meters."""
+    customer = customer_get(actor=actor, customer_id=customer_id)
+    accounts = list(customer_accounts(actor=actor, customer=customer))
+    agreements = list(ServiceAgreement.objects.filter(account__in=accounts)
+                      .select_related("service_point__premise", "account").order_by("account_id"))
+    installs = list(MeterInstallation.objects.filter(service_point__in=[a.service_point for a in agreements])
+                    .select_related("meter", "service_point").order_by("-installed_date"))
+    return {"customer": customer, "contact": customer_contact(actor=actor, customer=customer),
+            "accounts": accounts, "agreements": agreements, "installations": installs,
+            "categories": list(CustomerCategory.objects.filter(customer=customer).order_by("-active_from"))}

@@ -50,7 +50,22 @@ def test_every_id_kwarg_is_registered_with_tenancy():
 @pytest.fixture
 def foreign_objects(org):
     """For each registered model, an object inside branch A (invisible to branch B)."""
-    objects = {"org.OrgNode": org.branch_a, "org.User": org.admin_a}
+    from datetime import date
+
+    from ucis.customers import services as customer_services
+    from ucis.customers.services import AccountInput, CustomerInput
+    from ucis.platform.tenancy import SYSTEM
+
+    area = customer_services.address_area_get_or_create(actor=SYSTEM, levels=[("district", "SW-D", "甲区")])
+    premise = customer_services.premise_create(actor=SYSTEM, area_code=area.code, room="101")
+    account = customer_services.account_open(
+        actor=SYSTEM, customer_id=None, new_customer=CustomerInput(name="甲客户", customer_type="resident"),
+        data=AccountInput(node_id=org.station_a.pk, premise_id=premise.pk, commodities=("water",)),
+        today=date(2026, 11, 23))
+    meter = customer_services.meter_register(actor=SYSTEM, node_id=org.station_a.pk, serial="SWEEP-1",
+                                             commodity="water", meter_type="smart")
+    objects = {"org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
+               "customers.Account": account, "customers.Premise": premise, "customers.Meter": meter}
     missing = set(ID_KWARGS.values()) - set(objects)
     assert not missing, f"add a branch-A object for {missing} to this fixture"
     return objects
@@ -72,7 +87,7 @@ def test_foreign_ids_are_404_everywhere(org, login, foreign_objects):
             allowed = (404, 422) if url.startswith("/api/") and method != "get" else (404,)
             assert response.status_code in allowed, f"{method.upper()} {url} gave {response.status_code}"
             body = response.content.decode()
-            assert "甲分公司" not in body and "admin.a" not in body, f"{url} leaked the object"
+            assert "甲分公司" not in body and "admin.a" not in body and "甲客户" not in body, f"{url} leaked"
             checked += 1
     assert checked >= 15
 
