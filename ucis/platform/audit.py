@@ -7,6 +7,7 @@ middleware or, for commands and services run outside a request, by ``audit_conte
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -150,7 +151,8 @@ def audit_search(*, actor: Any, model: str | None = None, username: str | None =
     """Search the audit trail of every audited model the actor can see (newest first).
 
     Deleted objects stay searchable: visibility is decided by the snapshot's own node."""
-    targets = audited_labels()
+    # Link-table events (role grants) have no object of their own; they show in their owner's history.
+    targets = {k: v for k, v in audited_labels().items() if any(f.name == "pgh_obj" for f in v._meta.fields)}
     if model:
         targets = {k: v for k, v in targets.items() if k == model}
     user_model = apps.get_model("org", "User")
@@ -175,10 +177,17 @@ def audit_search(*, actor: Any, model: str | None = None, username: str | None =
             qs = qs.annotate(_row_text=RawSQL(f'"{table}"::text', [])).filter(_row_text__icontains=text)
         events = list(qs.order_by("-pgh_created_at", "-pgh_id")[:limit])
         names = _field_names(event_model)
-        # The diff of each hit needs the previous snapshot of the same object.
+        # The diff of each hit needs the previous snapshot of the same object: one query for the
+        # histories of all hit objects, then a search per hit.
+        earlier: dict[Any, list[Event]] = {}
+        if events:
+            for row in (event_model.objects.filter(pgh_obj_id__in={e.pgh_obj_id for e in events},
+                                                   pgh_id__lt=max(e.pgh_id for e in events)).order_by("pgh_id")):
+                earlier.setdefault(row.pgh_obj_id, []).append(row)
         for event in events:
-            previous = (event_model.objects.filter(pgh_obj_id=event.pgh_obj_id, pgh_id__lt=event.pgh_id)
-                        .order_by("-pgh_id").first())
+            chain = earlier.get(event.pgh_obj_id, [])
+            index = bisect.bisect_left([e.pgh_id for e in chain], event.pgh_id)
+            previous = chain[index - 1] if index else None
             pairs = ([(previous.pgh_label, _snapshot(previous, names))] if previous else []) + [
                 (event.pgh_label, _snapshot(event, names))]
             found.append((event, history(pairs)[-1]))

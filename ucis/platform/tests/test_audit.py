@@ -87,3 +87,9 @@ def test_history_tab_renders(org, login, url):
     services.org_node_update(actor=org.admin_b, node_id=org.station_b.pk, name="乙站改名")
     body = login(org.admin_b).get(url.format(id=org.station_b.pk), HTTP_HX_REQUEST="true").content.decode()
     assert 'data-testid="history"' in body and "乙站改名" in body and "乙一服务站" in body
+
+
+def test_system_wide_search_covers_every_audited_table(org):
+    services.staff_update(actor=org.admin_b, staff_id=org.clerk_b.pk, roles=["meter_reader"])
+    entries = audit.audit_search(actor=SYSTEM, limit=500)
+    assert {e.model for e in entries} >= {"org.orgnode", "org.user"}
