@@ -128,3 +128,10 @@ def customer_overview(*, actor: Any, customer_id: Any) -> dict[str, Any]:
     return {"customer": customer, "contact": customer_contact(actor=actor, customer=customer),
             "accounts": accounts, "agreements": agreements, "installations": installs,
             "categories": list(CustomerCategory.objects.filter(customer=customer).order_by("-active_from"))}
+
+
+def account_units(*, actor: Any) -> list[Any]:
+    """The units where the actor may open accounts: company units in their subtree."""
+    from ucis.org import selectors as org_selectors
+
+    return [n for n in org_selectors.org_node_list(actor=actor) if n.company_id and n.kind != "company"]

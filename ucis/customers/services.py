@@ -101,9 +101,18 @@ def customer_create(*, actor: Any, data: CustomerInput, today: date) -> Customer
 
 
 @dataclass(frozen=True)
+class PremiseInput:
+    area_code: str
+    room: str = ""
+    floor_area: Decimal | None = None
+    residents: int | None = None
+
+
+@dataclass(frozen=True)
 class AccountInput:
     node_id: int
     premise_id: int | None = None
+    new_premise: PremiseInput | None = None
     payment_method: str = "counter"
     bill_delivery: str = "sms"
     deposit: Decimal = Decimal("0")
@@ -129,7 +138,10 @@ def account_open(*, actor: Any, customer_id: int | None, new_customer: CustomerI
             assert new_customer is not None
             customer = customer_create(actor=actor, data=new_customer, today=today)
         premise = None
-        if data.premise_id is not None:
+        if data.new_premise is not None:
+            premise = premise_create(actor=actor, area_code=data.new_premise.area_code, room=data.new_premise.room,
+                                     floor_area=data.new_premise.floor_area, residents=data.new_premise.residents)
+        elif data.premise_id is not None:
             try:
                 premise = Premise.objects.get(pk=data.premise_id)
             except Premise.DoesNotExist:
@@ -412,3 +424,14 @@ def _next_values(sequence: str, count: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
         return [row[0] for row in cursor.fetchall()]
+
+
+def account_open_from_counter(*, actor: Any, customer_no: str, new_customer: CustomerInput, data: AccountInput,
+                              today: date) -> Account:
+    """The counter's open-account form: an existing customer by number, else the new customer's details."""
+    if customer_no:
+        customer = Customer.objects.filter(customer_no=customer_no).only("pk").first()
+        if customer is None:
+            raise DomainError("customer_no", _("unknown customer number %(no)s"), no=customer_no)
+        return account_open(actor=actor, customer_id=customer.pk, new_customer=None, data=data, today=today)
+    return account_open(actor=actor, customer_id=None, new_customer=new_customer, data=data, today=today)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ucis.customers import selectors
+from ucis.customers import selectors, services
+from ucis.customers.models import COMMODITIES, CUSTOMER_TYPES, DELIVERY_CHANNELS, ID_TYPES, PAYMENT_METHODS
 from ucis.kernel.errors import DomainError
 from ucis.platform import audit
+from ucis.platform.forms import apply_domain_error
 from ucis.platform.i18n import error_text
 
 KIND_CHOICES = [("auto", _("Anything")), ("number", _("Customer number")), ("name", _("Name")),
@@ -50,3 +54,53 @@ def customer_detail(request, customer_id):
 def customer_history(request, customer_id):
     customer = selectors.customer_get(actor=request.user, customer_id=customer_id)
     return render(request, "platform/_history.html", {"entries": audit.object_history(customer)})
+
+
+class OpenAccountForm(forms.Form):
+    node = forms.ChoiceField(label=_("Unit"))
+    customer_no = forms.CharField(label=_("Existing customer number"), required=False,
+                                  help_text=_("Leave empty to register a new customer below."))
+    name = forms.CharField(label=_("Name"), required=False)
+    customer_type = forms.ChoiceField(label=_("customer type"), choices=CUSTOMER_TYPES, required=False)
+    phone = forms.CharField(label=_("Phone"), required=False)
+    id_type = forms.ChoiceField(label=_("ID document type"), choices=[("", "—"), *ID_TYPES], required=False)
+    id_number = forms.CharField(label=_("ID number"), required=False)
+    area_code = forms.CharField(label=_("Address code (unit or building)"))
+    room = forms.CharField(label=_("room"), required=False)
+    floor_area = forms.DecimalField(label=_("floor area (m²)"), required=False, min_value=0)
+    residents = forms.IntegerField(label=_("residents"), required=False, min_value=1)
+    commodities = forms.MultipleChoiceField(label=_("Commodities"), choices=COMMODITIES,
+                                            widget=forms.CheckboxSelectMultiple)
+    payment_method = forms.ChoiceField(label=_("payment method"), choices=PAYMENT_METHODS)
+    bill_delivery = forms.ChoiceField(label=_("bill delivery"), choices=DELIVERY_CHANNELS)
+
+    def __init__(self, *args, units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["node"].choices = [(u.pk, f"{u.code} {u.name}") for u in units]
+
+
+@login_required
+@permission_required("customers.add_account", raise_exception=True)
+def account_open_page(request):
+    units = selectors.account_units(actor=request.user)
+    form = OpenAccountForm(request.POST or None, units=units)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            account = services.account_open_from_counter(
+                actor=request.user, customer_no=data["customer_no"].strip(),
+                new_customer=services.CustomerInput(
+                    name=data["name"], customer_type=data["customer_type"] or "resident", phone=data["phone"],
+                    id_type=data["id_type"], id_number=data["id_number"]),
+                data=services.AccountInput(
+                    node_id=int(data["node"]), commodities=tuple(data["commodities"]),
+                    new_premise=services.PremiseInput(area_code=data["area_code"].strip(), room=data["room"],
+                                                      floor_area=data["floor_area"], residents=data["residents"]),
+                    payment_method=data["payment_method"], bill_delivery=data["bill_delivery"]),
+                today=timezone.localdate())
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Account %(no)s opened.") % {"no": account.account_no})
+            return redirect("customer_detail", customer_id=account.customer_id)
+    return render(request, "customers/open_account.html", {"form": form})

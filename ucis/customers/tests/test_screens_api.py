@@ -43,3 +43,27 @@ def test_open_account_over_the_api(org, login, premise):
     bad = client.post("/api/v1/registry/accounts", {**body, "new_customer": {"name": "x", "phone": "12"}},
                       content_type="application/json")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
+
+
+def test_counter_opens_an_account_for_a_new_then_an_existing_customer(org, login, premise):
+    from ucis.customers.models import Account
+
+    client = login(org.admin_b)
+    assert client.get("/customers/open-account/").status_code == 200
+    form = {"node": org.station_b.pk, "name": "赵六", "customer_type": "resident", "phone": "13700001111",
+            "area_code": premise.area.code, "room": "601", "commodities": ["water"], "payment_method": "wechat",
+            "bill_delivery": "sms"}
+    created = client.post("/customers/open-account/", form)
+    assert created.status_code == 302, created.content.decode()[-3000:]
+    account = Account.objects.get(customer__name="赵六")
+    assert account.billing_address.endswith("601室") and account.payment_method == "wechat"
+    again = client.post("/customers/open-account/", {**form, "customer_no": account.customer.customer_no,
+                                                     "room": "602"})
+    assert again.status_code == 302
+    assert Account.objects.filter(customer=account.customer).count() == 2
+    bad = client.post("/customers/open-account/", {**form, "phone": "123", "area_code": "NOPE", "room": "603"},
+                      HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 200
+    text = bad.content.decode()
+    assert "unknown address code NOPE" in text or "is not a mobile number" in text
+    assert "Open an account" in text
