@@ -11,12 +11,12 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models import Exists, F, Func, OuterRef, Q
+from django.db.models import F, Func, Q
 from django.utils.translation import gettext_lazy as _
 
 from ucis.platform.audit import trackers
 from ucis.platform.crypto import EncryptedTextField
-from ucis.platform.tenancy import TenantManager, TenantQuerySet, actor_root_path
+from ucis.platform.tenancy import TenantManager
 
 COMMODITIES = [("water", _("Water")), ("gas", _("Gas")), ("electricity", _("Electricity"))]
 
@@ -78,22 +78,12 @@ SPECIAL_CATEGORIES = [
 ]
 
 
-class CustomerQuerySet(TenantQuerySet):
-    def visible_to(self, actor, *, company_wide: bool = False):  # type: ignore[override]
-        """A customer is visible where one of their accounts is: customers are group-wide."""
-        root = actor_root_path(actor, company_wide=company_wide)
-        if root is None:
-            return self.none()
-        if root == "":
-            return self
-        return self.filter(Exists(Account.objects.filter(customer=OuterRef("pk"), node__path__startswith=root)))
-
-
 @pghistory.track(*trackers())
 class Customer(models.Model):
     """A person or organisation (客户), shared by every company of the group."""
 
     tenancy_node_field = "accounts__node"
+    tenancy_through = ("customers.Account", "customer", "node")
 
     customer_no = models.CharField(_("customer number"), max_length=24, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -111,7 +101,7 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = TenantManager.from_queryset(CustomerQuerySet)()
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("customer")
@@ -213,21 +203,12 @@ class Account(models.Model):
 # --- premises, service points, meters (CUS-2, MTR-1, CUS-6) --------------------------------------
 
 
-class PremiseQuerySet(TenantQuerySet):
-    def visible_to(self, actor, *, company_wide: bool = False):  # type: ignore[override]
-        root = actor_root_path(actor, company_wide=company_wide)
-        if root is None:
-            return self.none()
-        if root == "":
-            return self
-        return self.filter(Exists(ServicePoint.objects.filter(premise=OuterRef("pk"), node__path__startswith=root)))
-
-
 @pghistory.track(*trackers())
 class Premise(models.Model):
     """A place supplied (用户地址): a room of a unit/building in a community, with its coded levels."""
 
     tenancy_node_field = "service_points__node"
+    tenancy_through = ("customers.ServicePoint", "premise", "node")
 
     premise_no = models.CharField(_("premise number"), max_length=32, unique=True)
     area = models.ForeignKey(AddressArea, on_delete=models.PROTECT, related_name="premises")
@@ -243,7 +224,7 @@ class Premise(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = TenantManager.from_queryset(PremiseQuerySet)()
+    objects = TenantManager()
 
     class Meta:
         verbose_name = _("premise")

@@ -2,6 +2,8 @@
 
 Every business model uses ``TenantQuerySet`` (``Model.objects.visible_to(user)``) and names the
 field that ties a row to the tree (``tenancy_node_field``; ``""`` for the node model itself).
+Group-wide rows name instead the rows that use them (``tenancy_through = (model label, foreign
+key back to this model, node field)``): a customer is visible where one of its accounts is.
 ``access_by_id`` turns "not visible" into ``Http404`` so another branch's object looks exactly
 like a missing one. URL keyword arguments that carry ids are registered with ``register_id_kwarg``
 so a generic test can sweep every route with foreign ids.
@@ -12,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 
 
@@ -67,6 +71,13 @@ class TenantQuerySet(models.QuerySet):
             return self.none()
         if root == "":
             return self
+        through = getattr(self.model, "tenancy_through", None)
+        if through:
+            # Group-wide rows (a customer, a premise) are visible where a row that uses them is.
+            label, back, node_field = through
+            users = apps.get_model(label)._default_manager.filter(
+                **{back: OuterRef("pk"), f"{node_field}__path__startswith": root})
+            return self.filter(Exists(users))
         return self.filter(**{f"{self._path_lookup()}__startswith": root})
 
 
