@@ -413,3 +413,23 @@ class NumberingRule:
                 raise DomainError(field, _("%(value)s is mistyped: its check digit should be %(expected)s"),
                                   value=value, expected=expected)
         return int(body)
+
+
+# --- what a clerk typed into the search box --------------------------------------------------
+
+
+def search_kind(q: str) -> str:
+    """Guess what a clerk typed: 11-digit mobile, 18-char ID, letters = initials, digits = number."""
+    value = q.strip()
+    compact = re.sub(r"[\s-]", "", value)
+    if re.fullmatch(r"(\+?86)?1[3-9]\d{9}", compact) or re.fullmatch(r"0\d{9,11}", compact):
+        return "phone"
+    if re.fullmatch(r"\d{17}[\dXx]", value):
+        return "id_number"
+    if re.fullmatch(r"[A-Za-z]{1,10}", value):
+        return "initials"
+    if re.fullmatch(r"[A-Z]{2,}\d+", value.upper()) and not value.isdigit():
+        return "account"
+    if value.isdigit():
+        return "number"
+    return "name"

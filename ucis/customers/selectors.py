@@ -7,7 +7,6 @@ building name prefix). Staff with ``customers.lookup_company`` search their whol
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -34,23 +33,6 @@ def _company_wide(actor: Any) -> bool:
     return actor.has_perm("customers.lookup_company")
 
 
-def search_kind(q: str) -> str:
-    """Guess what a clerk typed: 11-digit mobile, 18-char ID, letters = initials, digits = number."""
-    value = q.strip()
-    compact = re.sub(r"[\s-]", "", value)
-    if re.fullmatch(r"(\+?86)?1[3-9]\d{9}", compact) or re.fullmatch(r"0\d{9,11}", compact):
-        return "phone"
-    if re.fullmatch(r"\d{17}[\dXx]", value):
-        return "id_number"
-    if re.fullmatch(r"[A-Za-z]{1,10}", value):
-        return "initials"
-    if re.fullmatch(r"[A-Z]{2,}\d+", value.upper()) and not value.isdigit():
-        return "account"
-    if value.isdigit():
-        return "number"
-    return "name"
-
-
 def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50) -> list[Customer]:
     q = (q or "").strip()
     if not q:
@@ -58,7 +40,7 @@ def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50) 
     if kind not in SEARCH_KINDS:
         raise DomainError("kind", "unknown search kind %(kind)s", kind=kind)
     if kind == "auto":
-        kind = search_kind(q)
+        kind = identity.search_kind(q)
     qs = Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
     if kind == "number":
         qs = qs.filter(customer_no__startswith=q)

@@ -407,3 +407,12 @@ def test_identity_imports_without_django():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
     assert "django" not in (root / "ucis" / "customers" / "identity.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("typed, kind", [
+    ("13812345678", "phone"), ("138 1234 5678", "phone"), ("0571-87654321", "phone"),
+    ("11010519491231002X", "id_number"), ("zs", "initials"), ("LJW00000012", "account"),
+    ("100000000026", "number"), ("张三", "name"), ("幸福小区", "name"),
+])
+def test_search_kind_guesses_what_was_typed(typed, kind):
+    assert identity.search_kind(typed) == kind
