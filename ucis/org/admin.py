@@ -9,11 +9,7 @@ from django.core.exceptions import ValidationError
 from ucis.kernel.errors import DomainError
 from ucis.org import services
 from ucis.org.models import OrgNode, User
-
-
-class TenantAdminMixin:
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+from ucis.platform.admin_mixins import TenantAdminMixin
 
 
 @admin.register(OrgNode)

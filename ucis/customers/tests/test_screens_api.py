@@ -67,3 +67,16 @@ def test_counter_opens_an_account_for_a_new_then_an_existing_customer(org, login
     text = bad.content.decode()
     assert "unknown address code NOPE" in text or "is not a mobile number" in text
     assert "Open an account" in text
+
+
+def test_admin_lists_only_the_subtree_and_hides_numbers(org, client, account):
+    org.admin_a.is_staff = True
+    org.admin_a.save()
+    client.force_login(org.admin_a, backend="django.contrib.auth.backends.ModelBackend")
+    assert account.account_no not in client.get("/admin/customers/account/").content.decode()
+    org.admin_b.is_staff = True
+    org.admin_b.save()
+    client.force_login(org.admin_b, backend="django.contrib.auth.backends.ModelBackend")
+    assert account.account_no in client.get("/admin/customers/account/").content.decode()
+    page = client.get(f"/admin/customers/customer/{account.customer_id}/change/").content.decode()
+    assert "13812345678" not in page and "张三" in page
