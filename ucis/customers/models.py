@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import F, Func, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ucis.platform.audit import trackers
 from ucis.platform.crypto import EncryptedTextField
@@ -30,7 +31,7 @@ class DateRange(Func):
 
 ADDRESS_LEVELS = [
     ("district", _("District")), ("street", _("Street")), ("community", _("Residential community")),
-    ("building", _("Building")), ("unit", _("Unit")),
+    ("building", _("Building")), ("unit", pgettext_lazy("address level", "Unit")),
 ]
 
 
