@@ -61,8 +61,10 @@ def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50) 
     elif kind == "address":
         areas = AddressArea.objects.filter(name__startswith=q, level__in=("community", "building", "street"))
         premises = Premise.objects.filter(Q(community__in=areas) | Q(building__in=areas) | Q(street__in=areas))
-        qs = qs.filter(Exists(ServiceAgreement.objects.filter(account__customer=OuterRef("pk"),
-                                                              service_point__premise__in=premises)))
+        # Driven from the address side (the accounts' premises) and not sorted: a common community
+        # name matches thousands of households; sorting them all before the limit made it slow.
+        holders = Account.objects.filter(billing_premise__in=premises.values("pk"))
+        return list(qs.filter(pk__in=holders.values("customer_id"))[:limit])
     return list(qs.order_by("customer_no")[:limit])
 
 
