@@ -3,6 +3,7 @@ premises, register and install meters. Keyword-only, transactional, audited."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -27,7 +28,7 @@ from ucis.customers.models import (
 from ucis.kernel.errors import DomainError, FieldProblem
 from ucis.kernel.errors import gettext_noop as _
 from ucis.org import selectors as org_selectors
-from ucis.platform import crypto
+from ucis.platform import bulk, crypto
 from ucis.platform.audit import audit_context
 from ucis.platform.permissions import require
 from ucis.platform.tenancy import access_by_id
@@ -266,6 +267,10 @@ def meter_install(*, actor: Any, meter_id: int, service_point_id: int, installed
 # --- bulk load (demo city now; legacy-system migration builds on it) ---------------------------
 
 
+BULK_MODELS = ("AddressArea", "Customer", "CustomerCategory", "Premise", "Account", "ServicePoint",
+               "ServiceAgreement", "Meter", "MeterInstallation", "Appliance")
+
+
 @dataclass(frozen=True)
 class RegistryBatch:
     """Rows keyed by their own keys (``key`` / ``customer_key`` …) so one file or generator can
@@ -295,8 +300,6 @@ def registry_bulk_load(*, actor: Any, batch: RegistryBatch, reason: str) -> dict
     """Write a whole registry with COPY in one transaction (all or nothing)."""
     from django.utils import timezone
 
-    from ucis.platform.bulk import copy_rows, next_ids
-
     require(actor, "customers.add_customer")
     now = timezone.now()
     rule = customer_number_rule()
@@ -304,115 +307,123 @@ def registry_bulk_load(*, actor: Any, batch: RegistryBatch, reason: str) -> dict
     by_id = {n.pk: n for n in nodes.values()}
     # Per-row insert events would double the cost of a city-sized load; the load is recorded as a
     # batch instead (rows carry created_at; updates and deletes stay tracked row by row).
-    inserts = [f"customers.{m}:insert_insert" for m in (
-        "AddressArea", "Customer", "CustomerCategory", "Premise", "Account", "ServicePoint", "ServiceAgreement",
-        "Meter", "MeterInstallation", "Appliance")]
+    inserts = [f"customers.{m}:insert_insert" for m in BULK_MODELS]
+    tables = [f"customers_{m.lower()}" for m in BULK_MODELS]
     with transaction.atomic(), audit_context(actor=actor, reason=reason, source="bulk"), pgtrigger.ignore(*inserts):
         with connection.cursor() as cursor:
             # Check foreign keys as rows arrive instead of queueing millions of deferred checks.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        # Address areas: parents first (the batch lists them top-down).
-        area_ids = dict(zip([a[0] for a in batch.areas], next_ids("customers_addressarea", len(batch.areas)),
-                            strict=True))
-        known = {a.code: (a.pk, a.path, a.level) for a in AddressArea.objects.filter(
-            code__in={a[3] for a in batch.areas if a[3]} - set(area_ids))}
-        area_rows = []
-        for code, name, level, parent_code in batch.areas:
-            parent = known.get(parent_code) if parent_code else None
-            if parent_code and parent is None:
-                raise DomainError("areas", _("unknown parent address %(code)s"), code=parent_code)
-            path = (parent[1] if parent else "/") + f"{code}/"
-            known[code] = (area_ids[code], path, level)
-            area_rows.append((area_ids[code], parent[0] if parent else None, level, code, name, path))
-        copy_rows("customers_addressarea", ["id", "parent_id", "level", "code", "name", "path"], area_rows)
+        with bulk.indexes_built_after(tables) if bulk.tables_empty(tables) else nullcontext():
+            return _registry_copy(batch, nodes=nodes, by_id=by_id, now=now, rule=rule)
 
-        customer_ids = next_ids("customers_customer", len(batch.customers))
-        numbers = _next_values("customers_customer_no_seq", len(batch.customers))
-        customer_by_key = {}
-        customer_rows = []
-        for cid, seq, (key, name, ctype, phone, id_type, id_number, grade) in zip(
-                customer_ids, numbers, batch.customers, strict=True):
-            customer_by_key[key] = cid
-            customer_rows.append((
-                cid, rule.format(seq), name, identity.pinyin_initials(name), ctype, grade, "active", id_type,
-                crypto.encrypt(id_number) if id_number else "",
-                crypto.keyed_hash(id_number, kind="id_number") if id_number else "",
-                crypto.encrypt(phone) if phone else "", crypto.keyed_hash(phone, kind="phone") if phone else "",
-                "", None, now, now))
-        copy_rows("customers_customer", [
-            "id", "customer_no", "name", "name_initials", "customer_type", "grade", "status", "id_type",
-            "id_number", "id_number_hash", "phone", "phone_hash", "email", "legacy_ref", "created_at",
-            "updated_at"], customer_rows)
-        copy_rows("customers_customercategory", ["customer_id", "category", "active_from", "note"],
-                  ((customer_by_key[k], cat, start, "") for k, cat, start in batch.categories))
 
-        premise_ids = next_ids("customers_premise", len(batch.premises))
-        premise_nos = _next_values("customers_premise_no_seq", len(batch.premises))
-        names = {code: name for code, name, _lv, _p in batch.areas}
-        premise_by_key, premise_rows = {}, []
-        for pid, seq, (key, area_code, room, floor_area, residents) in zip(
-                premise_ids, premise_nos, batch.premises, strict=True):
-            area_id, path, _level = known[area_code]
-            chain = path.strip("/").split("/")
-            levels = {known[c][2]: known[c][0] for c in chain}
-            premise_by_key[key] = (pid, "".join(names.get(c, "") for c in chain) + (f"{room}室" if room else ""))
-            premise_rows.append((pid, f"P{seq:010d}", area_id, levels["district"], levels.get("street"),
-                                 levels.get("community"), levels.get("building"), room, premise_by_key[key][1],
-                                 floor_area, residents, None, now, now))
-        copy_rows("customers_premise", [
-            "id", "premise_no", "area_id", "district_id", "street_id", "community_id", "building_id", "room",
-            "address", "floor_area", "residents", "legacy_ref", "created_at", "updated_at"], premise_rows)
 
-        account_ids = next_ids("customers_account", len(batch.accounts))
-        account_nos = _next_values("customers_account_no_seq", len(batch.accounts))
-        account_by_key: dict[Any, tuple[int, Any, dict[str, int]]] = {}
-        account_rows, point_rows, agreement_rows = [], [], []
-        point_count = sum(len(a[7]) for a in batch.accounts)
-        point_ids = iter(next_ids("customers_servicepoint", point_count))
-        for aid, seq, (key, customer_key, node_code, premise_key, method, delivery, opened, commodities) in zip(
-                account_ids, account_nos, batch.accounts, strict=True):
-            node = nodes.get(node_code)
-            if node is None or node.company_id is None:
-                raise DomainError("accounts", _("unknown node %(code)s"), code=node_code)
-            premise_id, address = premise_by_key[premise_key]
-            company = by_id[node.company_id]
-            account_rows.append((aid, f"{company.code}{seq:08d}", customer_by_key[customer_key], node.company_id,
-                                 node.pk, premise_id, address, method, delivery, Decimal("0"), "active", opened,
-                                 None, None, now, now))
-            points = {}
-            for commodity in commodities:
-                spid = next(point_ids)
-                points[commodity] = spid
-                point_rows.append((spid, premise_id, commodity, node.company_id, node.pk, now))
-                agreement_rows.append((aid, spid, opened, None))
-            account_by_key[key] = (aid, node, points)
-        copy_rows("customers_account", [
-            "id", "account_no", "customer_id", "company_id", "node_id", "billing_premise_id", "billing_address",
-            "payment_method", "bill_delivery", "deposit", "status", "opened_date", "closed_date", "legacy_ref",
-            "created_at", "updated_at"], account_rows)
-        copy_rows("customers_servicepoint", ["id", "premise_id", "commodity", "company_id", "node_id", "created_at"],
-                  point_rows)
-        copy_rows("customers_serviceagreement", ["account_id", "service_point_id", "active_from", "active_to"],
-                  agreement_rows)
+def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
+                   rule: identity.NumberingRule) -> dict[str, int]:
+    copy_rows, next_ids = bulk.copy_rows, bulk.next_ids
 
-        meter_ids = next_ids("customers_meter", len(batch.meters))
-        meter_rows, install_rows = [], []
-        for mid, (serial, commodity, mtype, digits, maker, model, account_key, installed, reading) in zip(
-                meter_ids, batch.meters, strict=True):
-            _aid, node, points = account_by_key[account_key]
-            meter_rows.append((mid, serial, commodity, mtype, maker, model, "", digits, Decimal("1"), "installed",
-                               node.company_id, node.pk, None, now, now))
-            install_rows.append((mid, points[commodity], installed, reading, None, None, ""))
-        copy_rows("customers_meter", [
-            "id", "serial", "commodity", "meter_type", "manufacturer", "model", "size", "dial_digits", "multiplier",
-            "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at"], meter_rows)
-        copy_rows("customers_meterinstallation", [
-            "meter_id", "service_point_id", "installed_date", "install_reading", "removed_date", "removal_reading",
-            "reason"], install_rows)
-        copy_rows("customers_appliance", ["premise_id", "kind", "brand", "model", "installed_date",
-                                          "last_inspected_date", "is_active"],
-                  ((premise_by_key[k][0], kind, brand, "", installed, None, True)
-                   for k, kind, brand, installed in batch.appliances))
+    # Address areas: parents first (the batch lists them top-down).
+    area_ids = dict(zip([a[0] for a in batch.areas], next_ids("customers_addressarea", len(batch.areas)),
+                        strict=True))
+    known = {a.code: (a.pk, a.path, a.level) for a in AddressArea.objects.filter(
+        code__in={a[3] for a in batch.areas if a[3]} - set(area_ids))}
+    area_rows = []
+    for code, name, level, parent_code in batch.areas:
+        parent = known.get(parent_code) if parent_code else None
+        if parent_code and parent is None:
+            raise DomainError("areas", _("unknown parent address %(code)s"), code=parent_code)
+        path = (parent[1] if parent else "/") + f"{code}/"
+        known[code] = (area_ids[code], path, level)
+        area_rows.append((area_ids[code], parent[0] if parent else None, level, code, name, path))
+    copy_rows("customers_addressarea", ["id", "parent_id", "level", "code", "name", "path"], area_rows)
+
+    customer_ids = next_ids("customers_customer", len(batch.customers))
+    numbers = _next_values("customers_customer_no_seq", len(batch.customers))
+    customer_by_key = {}
+    customer_rows = []
+    for cid, seq, (key, name, ctype, phone, id_type, id_number, grade) in zip(
+            customer_ids, numbers, batch.customers, strict=True):
+        customer_by_key[key] = cid
+        customer_rows.append((
+            cid, rule.format(seq), name, identity.pinyin_initials(name), ctype, grade, "active", id_type,
+            crypto.encrypt(id_number) if id_number else "",
+            crypto.keyed_hash(id_number, kind="id_number") if id_number else "",
+            crypto.encrypt(phone) if phone else "", crypto.keyed_hash(phone, kind="phone") if phone else "",
+            "", None, now, now))
+    copy_rows("customers_customer", [
+        "id", "customer_no", "name", "name_initials", "customer_type", "grade", "status", "id_type",
+        "id_number", "id_number_hash", "phone", "phone_hash", "email", "legacy_ref", "created_at",
+        "updated_at"], customer_rows)
+    copy_rows("customers_customercategory", ["customer_id", "category", "active_from", "note"],
+              ((customer_by_key[k], cat, start, "") for k, cat, start in batch.categories))
+
+    premise_ids = next_ids("customers_premise", len(batch.premises))
+    premise_nos = _next_values("customers_premise_no_seq", len(batch.premises))
+    names = {code: name for code, name, _lv, _p in batch.areas}
+    premise_by_key, premise_rows = {}, []
+    for pid, seq, (key, area_code, room, floor_area, residents) in zip(
+            premise_ids, premise_nos, batch.premises, strict=True):
+        area_id, path, _level = known[area_code]
+        chain = path.strip("/").split("/")
+        levels = {known[c][2]: known[c][0] for c in chain}
+        premise_by_key[key] = (pid, "".join(names.get(c, "") for c in chain) + (f"{room}室" if room else ""))
+        premise_rows.append((pid, f"P{seq:010d}", area_id, levels["district"], levels.get("street"),
+                             levels.get("community"), levels.get("building"), room, premise_by_key[key][1],
+                             floor_area, residents, None, now, now))
+    copy_rows("customers_premise", [
+        "id", "premise_no", "area_id", "district_id", "street_id", "community_id", "building_id", "room",
+        "address", "floor_area", "residents", "legacy_ref", "created_at", "updated_at"], premise_rows)
+
+    account_ids = next_ids("customers_account", len(batch.accounts))
+    account_nos = _next_values("customers_account_no_seq", len(batch.accounts))
+    account_by_key: dict[Any, tuple[int, Any, dict[str, int]]] = {}
+    account_rows, point_rows, agreement_rows = [], [], []
+    point_count = sum(len(a[7]) for a in batch.accounts)
+    point_ids = iter(next_ids("customers_servicepoint", point_count))
+    for aid, seq, (key, customer_key, node_code, premise_key, method, delivery, opened, commodities) in zip(
+            account_ids, account_nos, batch.accounts, strict=True):
+        node = nodes.get(node_code)
+        if node is None or node.company_id is None:
+            raise DomainError("accounts", _("unknown node %(code)s"), code=node_code)
+        premise_id, address = premise_by_key[premise_key]
+        company = by_id[node.company_id]
+        account_rows.append((aid, f"{company.code}{seq:08d}", customer_by_key[customer_key], node.company_id,
+                             node.pk, premise_id, address, method, delivery, Decimal("0"), "active", opened,
+                             None, None, now, now))
+        points = {}
+        for commodity in commodities:
+            spid = next(point_ids)
+            points[commodity] = spid
+            point_rows.append((spid, premise_id, commodity, node.company_id, node.pk, now))
+            agreement_rows.append((aid, spid, opened, None))
+        account_by_key[key] = (aid, node, points)
+    copy_rows("customers_account", [
+        "id", "account_no", "customer_id", "company_id", "node_id", "billing_premise_id", "billing_address",
+        "payment_method", "bill_delivery", "deposit", "status", "opened_date", "closed_date", "legacy_ref",
+        "created_at", "updated_at"], account_rows)
+    copy_rows("customers_servicepoint", ["id", "premise_id", "commodity", "company_id", "node_id", "created_at"],
+              point_rows)
+    copy_rows("customers_serviceagreement", ["account_id", "service_point_id", "active_from", "active_to"],
+              agreement_rows)
+
+    meter_ids = next_ids("customers_meter", len(batch.meters))
+    meter_rows, install_rows = [], []
+    for mid, (serial, commodity, mtype, digits, maker, model, account_key, installed, reading) in zip(
+            meter_ids, batch.meters, strict=True):
+        _aid, node, points = account_by_key[account_key]
+        meter_rows.append((mid, serial, commodity, mtype, maker, model, "", digits, Decimal("1"), "installed",
+                           node.company_id, node.pk, None, now, now))
+        install_rows.append((mid, points[commodity], installed, reading, None, None, ""))
+    copy_rows("customers_meter", [
+        "id", "serial", "commodity", "meter_type", "manufacturer", "model", "size", "dial_digits", "multiplier",
+        "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at"], meter_rows)
+    copy_rows("customers_meterinstallation", [
+        "meter_id", "service_point_id", "installed_date", "install_reading", "removed_date", "removal_reading",
+        "reason"], install_rows)
+    copy_rows("customers_appliance", ["premise_id", "kind", "brand", "model", "installed_date",
+                                      "last_inspected_date", "is_active"],
+              ((premise_by_key[k][0], kind, brand, "", installed, None, True)
+               for k, kind, brand, installed in batch.appliances))
     return {"areas": len(area_rows), "customers": len(customer_rows), "premises": len(premise_rows),
             "accounts": len(account_rows), "service_points": len(point_rows), "meters": len(meter_rows),
             "categories": len(batch.categories), "appliances": len(batch.appliances)}
