@@ -182,6 +182,12 @@ CELERY_TIMEZONE = TIME_ZONE
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Legacy registry imports (CUS-5): the largest file accepted at once, in bytes (100,000 rows of a
+# typical legacy export are about 25 MB).
+UCIS_IMPORT_MAX_BYTES = int(os.environ.get("UCIS_IMPORT_MAX_BYTES", str(64 * 1024 * 1024)))
+# Uploads above this size go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
