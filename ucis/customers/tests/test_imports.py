@@ -150,8 +150,9 @@ def test_changed_reimport_is_a_conflict_naming_the_columns(org, areas):
 def test_a_new_account_for_an_imported_customer(org, areas):
     apply(org.admin_b, legacy_file([legacy_row(1)]))
     same_place = legacy_row(1, 户号="LA-2", 表号="WM-NEW", IC卡号="")
-    report = check(org.admin_b, legacy_file([legacy_row(1), same_place]))
-    assert [(p.row, p.column) for p in report.problems] == [(3, "地址编号")]  # water there is on LA00001
+    report = check(org.admin_b, legacy_file([same_place]))
+    assert [(p.row, p.column) for p in report.problems] == [(2, "地址编号")]  # water there is on LA00001
+    assert "already on another account" in report.problems[0].reason
     elsewhere = legacy_row(1, 户号="LA-2", 表号="WM-NEW", IC卡号="", 地址编号="LP-2", 房号="999")
     report = apply(org.admin_b, legacy_file([legacy_row(1), elsewhere]))
     assert report.applied, reasons(report)
