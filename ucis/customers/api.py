@@ -154,7 +154,8 @@ def _job_out(job) -> dict:
 
 
 @router.post("/imports", response={202: ImportJobOut, **ERRORS})
-def registry_import(request: HttpRequest, file: UploadedFile = File(...), dry_run: bool = Form(True)):
+def registry_import(request: HttpRequest, file: UploadedFile = File(...),  # noqa: B008 (ninja's declaration style)
+                    dry_run: bool = Form(True)):  # noqa: B008
     """Upload a legacy file (CSV UTF-8/GBK or .xlsx, docs/import-format.md). The dry run reports every
     problem (row, column, reason); with ``dry_run=false`` a clean file is then applied all at once.
     Poll ``GET /imports/{id}`` until ``status`` is checked, rejected, applied or failed."""

@@ -7,9 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from ucis.customers import exchange, imports, selectors, services, tasks
 from ucis.customers.models import COMMODITIES, CUSTOMER_TYPES, DELIVERY_CHANNELS, ID_TYPES, PAYMENT_METHODS

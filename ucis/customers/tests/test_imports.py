@@ -8,6 +8,7 @@ import random
 from datetime import date
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from ucis.customers import exchange, identity, imports, selectors, services
 from ucis.customers.models import Account, Customer, ImportJob, Meter, Premise
@@ -208,3 +209,73 @@ def test_job_check_then_apply_and_only_its_subtree_sees_it(org, areas, login, dj
     job.refresh_from_db()
     assert job.status == "applied" and job.content == "" and Account.objects.count() == 3
     assert login(org.admin_a).get(f"/customers/import/{job.pk}/").status_code == 404
+
+
+def test_api_dry_run_then_apply_and_problems(org, areas, login, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = login(org.admin_b)
+    good = legacy_file([legacy_row(i) for i in range(1, 3)], "gbk")
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = client.post("/api/v1/registry/imports", {"file": SimpleUploadedFile("a.csv", good), "dry_run": "true"})
+    assert posted.status_code == 202, posted.content
+    job = client.get(f"/api/v1/registry/imports/{posted.json()['id']}").json()
+    assert job["status"] == "checked" and job["counts"]["new"] == 2 and Customer.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = client.post("/api/v1/registry/imports", {"file": SimpleUploadedFile("a.csv", good),
+                                                          "dry_run": "false"})
+    job = client.get(f"/api/v1/registry/imports/{posted.json()['id']}").json()
+    assert job["status"] == "applied" and Customer.objects.count() == 2
+    bad = legacy_file([legacy_row(3, 联系电话="123")])
+    with django_capture_on_commit_callbacks(execute=True):
+        posted = client.post("/api/v1/registry/imports", {"file": SimpleUploadedFile("b.csv", bad), "dry_run": "false"},
+                             HTTP_ACCEPT_LANGUAGE="en")
+    job = client.get(f"/api/v1/registry/imports/{posted.json()['id']}").json()
+    assert job["status"] == "rejected" and job["problems"][0]["row"] == 2
+    assert job["problems"][0]["column"] == "联系电话" and Customer.objects.count() == 2
+    assert login(org.admin_a).get(f"/api/v1/registry/imports/{job['id']}").status_code == 404
+
+
+def test_clerk_without_the_permission_cannot_import(org, areas, login):
+    client = login(org.clerk_b)
+    assert client.get("/customers/import/").status_code == 403
+    with pytest.raises(PermissionDenied):
+        check(org.clerk_b, legacy_file([legacy_row(1)]))
+
+
+def test_cli_dry_run_apply_and_export(org, areas, tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "legacy.csv"
+    path.write_bytes(legacy_file([legacy_row(i) for i in range(1, 4)], "gbk"))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_registry", str(path), "--dry-run", "--as", "admin.b", stdout=out, stderr=err)
+    assert "checked (dry run" in out.getvalue() and "new=3" in out.getvalue()
+    assert "reading rows" in err.getvalue() and "100%" in err.getvalue()
+    assert Customer.objects.count() == 0
+    call_command("import_registry", str(path), stdout=out, stderr=err)
+    assert Customer.objects.count() == 3
+    exported = tmp_path / "out.xlsx"
+    call_command("export_registry", str(exported), "--as", "admin.b", stdout=out)
+    again = io.StringIO()
+    call_command("import_registry", str(exported), "--as", "admin.b", stdout=again, stderr=err)
+    assert "unchanged=3" in again.getvalue()
+    path.write_bytes(legacy_file([legacy_row(9, 地址编码="NOPE")]))
+    bad = io.StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import_registry", str(path), stdout=bad, stderr=err)
+    assert exit_.value.code == 1
+    assert "row 2\t地址编码\tunknown address code NOPE" in bad.getvalue()
+
+
+def test_export_pages_csv_and_xlsx(org, areas, login):
+    apply(org.admin_b, legacy_file([legacy_row(i) for i in range(1, 3)]))
+    client = login(org.admin_b)
+    response = client.get("/customers/export/")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[0].startswith("客户编号,户名") and "LA00001" in body and "13812340001" in body
+    xlsx = client.get("/customers/export/", {"format": "xlsx"})
+    parsed = exchange.parse_file(xlsx.content, "x.xlsx", today=TODAY, max_bytes=10**6)
+    assert [r.account_key for r in parsed.rows] == ["LA00001", "LA00002"]
+    assert login(org.manager_b).get("/customers/export/").status_code == 200
+    assert login(org.clerk_b).get("/customers/export/").status_code == 403
