@@ -452,14 +452,15 @@ def import_job_check(*, job_id: int) -> ImportJob:
 
 def import_job_apply_start(*, actor: Any, job_id: Any) -> ImportJob:
     """Mark a clean, checked job for applying (the task does the work)."""
-    job = access_by_id(ImportJob, actor, job_id, for_update=True)
-    require(actor, "customers.import_registry")
-    if job.status != "checked" or not job.content:
-        raise DomainError("status", _("only a checked file without problems can be applied (this one is %(status)s)"),
-                          status=job.status)
-    job.status = "applying"
-    job.phase = "queued"
-    job.save(update_fields=["status", "phase"])
+    with transaction.atomic():  # the row lock makes a double click apply once
+        job = access_by_id(ImportJob, actor, job_id, for_update=True)
+        require(actor, "customers.import_registry")
+        if job.status != "checked" or not job.content:
+            raise DomainError("status", _("only a checked file without problems can be applied (this one is "
+                                          "%(status)s)"), status=job.status)
+        job.status = "applying"
+        job.phase = "queued"
+        job.save(update_fields=["status", "phase"])
     return job
 
 

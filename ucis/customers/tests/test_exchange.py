@@ -195,3 +195,11 @@ def test_written_rows_read_back_identically(rows, encoding, excel):
     assert again.problems == []
     strip = lambda r: {f: getattr(r, f) for f in exchange.FIELDS}  # noqa: E731
     assert [strip(r) for r in again.rows] == [strip(r) for r in first.rows]
+
+
+def test_the_documented_column_table_matches_the_mapping():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "import-format.md").read_text(encoding="utf-8")
+    for column in exchange.COLUMNS:
+        assert f"| {column.headers[0]} | {', '.join(column.headers[1:])} | `{column.field}` |" in doc, column.field
