@@ -177,6 +177,8 @@ CELERY_RESULT_BACKEND = os.environ.get("UCIS_RESULT_BACKEND", "cache+memory://")
 # Without a broker configured, tasks run in-process (the zero-setup demo).
 CELERY_TASK_ALWAYS_EAGER = env_bool("UCIS_TASKS_EAGER", "UCIS_BROKER_URL" not in os.environ)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Without a broker, long jobs (legacy imports) run in a thread of the server so pages can show progress.
+UCIS_TASKS_IN_THREAD = env_bool("UCIS_TASKS_IN_THREAD", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -24,7 +24,7 @@ UNIT = "D01-S01-C01-B03-U2"
 def legacy_row(i: int, **over: str) -> dict[str, str]:
     rng = random.Random(i)
     row = {"客户编号": f"LC{i:05d}", "户名": rng.choice("张王李赵") + "三", "客户类型": "居民",
-           "证件号码": identity.make_resident_id(rng, birth=date(1960, 1, 1 + i % 28)),
+           "证件号码": identity.make_resident_id(rng, birth=date(1960, 1, 1 + i % 28), seq=i % 1000),
            "联系电话": f"1381234{i:04d}", "户号": f"LA{i:05d}", "营业单位": "TW-B-1", "缴费方式": "微信",
            "开户日期": "2019/03/01", "地址编号": f"LP{i:05d}", "地址编码": UNIT, "房号": f"{100 + i}",
            "建筑面积": "89.50", "人口数": "3", "业务类别": "水", "表号": f"WM{i:06d}", "表类型": "IC卡表", "表位数": "5",
@@ -282,3 +282,35 @@ def test_export_pages_csv_and_xlsx(org, areas, login):
     assert [r.account_key for r in parsed.rows] == ["LA00001", "LA00002"]
     assert login(org.manager_b).get("/customers/export/").status_code == 200
     assert login(org.clerk_b).get("/customers/export/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_job_runs_in_a_thread_with_progress(org, areas, settings):
+    import time
+
+    from ucis.customers import tasks
+
+    settings.UCIS_TASKS_IN_THREAD = True
+    job = tasks.import_submit(actor=org.admin_b, content=legacy_file([legacy_row(i) for i in range(1, 40)]),
+                              filename="threaded.csv")
+    deadline = time.monotonic() + 30
+    while job.status in ("queued", "checking") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job.refresh_from_db()
+    assert job.status == "checked", job.report
+    assert job.done_rows == job.total_rows == 39 and job.percent == 100
+
+
+def test_a_crash_marks_the_job_failed(org, areas, monkeypatch):
+    from ucis.customers import tasks
+
+    job = imports.import_job_create(actor=org.admin_b, content=legacy_file([legacy_row(1)]), filename="x.csv")
+
+    def boom(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(imports, "import_job_check", boom)
+    with pytest.raises(RuntimeError):
+        tasks.import_check_task(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and "disk on fire" in job.report["error"]
