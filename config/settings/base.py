@@ -177,10 +177,18 @@ CELERY_RESULT_BACKEND = os.environ.get("UCIS_RESULT_BACKEND", "cache+memory://")
 # Without a broker configured, tasks run in-process (the zero-setup demo).
 CELERY_TASK_ALWAYS_EAGER = env_bool("UCIS_TASKS_EAGER", "UCIS_BROKER_URL" not in os.environ)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Without a broker, long jobs (legacy imports) run in a thread of the server so pages can show progress.
+UCIS_TASKS_IN_THREAD = env_bool("UCIS_TASKS_IN_THREAD", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Legacy registry imports (CUS-5): the largest file accepted at once, in bytes (100,000 rows of a
+# typical legacy export are about 25 MB).
+UCIS_IMPORT_MAX_BYTES = int(os.environ.get("UCIS_IMPORT_MAX_BYTES", str(64 * 1024 * 1024)))
+# Uploads above this size go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ DEBUG = False
 # Argon2 stays the hasher so tests prove it is used; its cost is lowered to keep the suite quick.
 PASSWORD_HASHERS = ["ucis.platform.hashers.FastArgon2PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+UCIS_TASKS_IN_THREAD = False  # tests see a job's outcome when the request returns
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema, Status
+from ninja import File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
 
-from ucis.customers import selectors, services
+from ucis.customers import imports, selectors, services, tasks
 from ucis.platform.api import ERRORS
 
 router = Router(tags=["customers"])
@@ -119,3 +121,50 @@ def premise_get(request: HttpRequest, premise_id: int):
 @router.get("/meters/{meter_id}", response={200: MeterOut, **ERRORS})
 def meter_get(request: HttpRequest, meter_id: int):
     return selectors.meter_get(actor=request.user, meter_id=meter_id)
+
+
+class ImportProblemOut(Schema):
+    row: int
+    column: str
+    reason: str
+
+
+class ImportJobOut(Schema):
+    id: int
+    filename: str
+    size: int
+    sha256: str
+    status: str
+    phase: str
+    total_rows: int
+    done_rows: int
+    percent: int
+    counts: dict[str, Any]
+    problems: list[ImportProblemOut]
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _job_out(job) -> dict:
+    return {**{f: getattr(job, f) for f in ("id", "filename", "size", "sha256", "status", "phase", "total_rows",
+                                            "done_rows", "percent", "counts", "created_at", "finished_at")},
+            "problems": [{k: p[k] for k in ("row", "column", "reason")} for p in job.report.get("problems", [])],
+            "error": job.report.get("error", "")}
+
+
+@router.post("/imports", response={202: ImportJobOut, **ERRORS})
+def registry_import(request: HttpRequest, file: UploadedFile = File(...),  # noqa: B008 (ninja's declaration style)
+                    dry_run: bool = Form(True)):  # noqa: B008
+    """Upload a legacy file (CSV UTF-8/GBK or .xlsx, docs/import-format.md). The dry run reports every
+    problem (row, column, reason); with ``dry_run=false`` a clean file is then applied all at once.
+    Poll ``GET /imports/{id}`` until ``status`` is checked, rejected, applied or failed."""
+    imports.import_size_check(file.size)
+    job = tasks.import_submit(actor=request.user, content=file.read(), filename=file.name or "upload",
+                              apply=not dry_run)
+    return Status(202, _job_out(imports.import_job_get(actor=request.user, job_id=job.pk)))
+
+
+@router.get("/imports/{import_id}", response={200: ImportJobOut, **ERRORS})
+def registry_import_get(request: HttpRequest, import_id: int):
+    return _job_out(imports.import_job_get(actor=request.user, job_id=import_id))

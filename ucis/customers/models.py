@@ -317,6 +317,8 @@ class Meter(models.Model):
     legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The card of an IC-card prepaid meter as the legacy card system knows it (migrated with the meter).
+    ic_card_no = models.CharField(_("IC card number"), max_length=32, blank=True, default="", db_default="")
 
     objects = TenantManager()
 
@@ -327,6 +329,7 @@ class Meter(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(dial_digits__gte=3, dial_digits__lte=10), name="meter_dial_digits"),
             models.CheckConstraint(condition=Q(multiplier__gt=0), name="meter_multiplier_positive"),
+            models.UniqueConstraint(fields=["ic_card_no"], condition=~Q(ic_card_no=""), name="meter_ic_card_unique"),
         ]
 
     def __str__(self) -> str:
@@ -397,3 +400,50 @@ class Appliance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.brand}".strip()
+
+
+# --- legacy file imports (CUS-5) -----------------------------------------------------------------
+
+IMPORT_STATUS = [("queued", _("Queued")), ("checking", _("Checking")), ("checked", _("Checked: ready to apply")),
+                 ("rejected", _("Rejected: fix the file")), ("applying", _("Applying")), ("applied", _("Applied")),
+                 ("failed", _("Failed"))]
+
+
+class ImportJob(models.Model):
+    """One uploaded legacy file: its dry-run report, then (when clean) its application, with progress.
+
+    The file itself is kept encrypted only until it is applied or rejected (it holds phone and ID
+    numbers); its size and SHA-256 stay as evidence of what was imported."""
+
+    tenancy_node_field = "node"
+
+    created_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    filename = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    content = models.TextField(blank=True, default="")  # Fernet token of the file while it may be applied
+    status = models.CharField(_("status"), max_length=12, choices=IMPORT_STATUS, default="queued")
+    phase = models.CharField(_("phase"), max_length=40, blank=True, default="")
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    done_rows = models.PositiveIntegerField(_("rows done"), default=0)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("registry import")
+        verbose_name_plural = _("registry imports")
+        indexes = [models.Index(fields=["node", "-created_at"]), models.Index(fields=["sha256"])]
+        permissions = [("import_registry", "Can import legacy registry files"),
+                       ("export_registry", "Can export the registry")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done_rows / self.total_rows) if self.total_rows else 0

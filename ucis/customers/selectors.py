@@ -7,11 +7,12 @@ building name prefix). Staff with ``customers.lookup_company`` search their whol
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from ucis.customers import identity
+from ucis.customers import exchange, identity
 from ucis.customers.models import (
     Account,
     AddressArea,
@@ -119,3 +120,56 @@ def account_units(*, actor: Any) -> list[Any]:
     from ucis.org import selectors as org_selectors
 
     return [n for n in org_selectors.org_node_list(actor=actor) if n.company_id and n.kind != "company"]
+
+
+def registry_export_rows(*, actor: Any, chunk: int = 2000) -> Iterator[list[Any]]:
+    """The actor's registry in the import shape (``exchange.COLUMNS``): one row per open service
+    agreement with its current meter, two queries per ``chunk`` rows. Keys are the legacy keys
+    where the record was imported, else the ucis numbers, so the file imports back unchanged.
+    Phone and ID numbers are masked for staff without ``customers.view_sensitive``."""
+    full = actor.has_perm("customers.view_sensitive")
+    agreements = (ServiceAgreement.objects.visible_to(actor).filter(active_to__isnull=True).order_by("id")
+                  .values("id", "service_point_id", "service_point__commodity", "account__legacy_ref",
+                          "account__account_no", "account__node__code", "account__payment_method",
+                          "account__bill_delivery", "account__opened_date", "account__customer__legacy_ref",
+                          "account__customer__customer_no", "account__customer__name",
+                          "account__customer__customer_type", "account__customer__id_type",
+                          "account__customer__id_number", "account__customer__phone", "account__customer__email",
+                          "account__customer__grade", "service_point__premise__legacy_ref",
+                          "service_point__premise__premise_no", "service_point__premise__area__code",
+                          "service_point__premise__room", "service_point__premise__floor_area",
+                          "service_point__premise__residents"))
+    last = 0
+    while True:
+        page = list(agreements.filter(id__gt=last)[:chunk])
+        if not page:
+            return
+        last = page[-1]["id"]
+        meters = {m["service_point_id"]: m for m in MeterInstallation.objects.filter(
+            service_point_id__in=[a["service_point_id"] for a in page], removed_date__isnull=True).values(
+            "service_point_id", "installed_date", "install_reading", "meter__serial", "meter__meter_type",
+            "meter__dial_digits", "meter__multiplier", "meter__manufacturer", "meter__model", "meter__ic_card_no")}
+        for a in page:
+            m = meters.get(a["service_point_id"], {})
+            phone, id_number = a["account__customer__phone"] or "", a["account__customer__id_number"] or ""
+            if not full:
+                phone = crypto.mask(phone, keep_start=3, keep_end=4) if phone else ""
+                id_number = crypto.mask(id_number, keep_start=6, keep_end=4) if id_number else ""
+            yield exchange.export_cells({
+                "customer_key": a["account__customer__legacy_ref"] or a["account__customer__customer_no"],
+                "name": a["account__customer__name"], "customer_type": a["account__customer__customer_type"],
+                "id_type": a["account__customer__id_type"], "id_number": id_number, "phone": phone,
+                "email": a["account__customer__email"], "grade": a["account__customer__grade"],
+                "account_key": a["account__legacy_ref"] or a["account__account_no"],
+                "unit": a["account__node__code"], "payment_method": a["account__payment_method"],
+                "bill_delivery": a["account__bill_delivery"], "opened_date": a["account__opened_date"],
+                "premise_key": a["service_point__premise__legacy_ref"] or a["service_point__premise__premise_no"],
+                "address_code": a["service_point__premise__area__code"], "room": a["service_point__premise__room"],
+                "floor_area": a["service_point__premise__floor_area"],
+                "residents": a["service_point__premise__residents"], "commodity": a["service_point__commodity"],
+                "meter_serial": m.get("meter__serial"), "meter_type": m.get("meter__meter_type"),
+                "dial_digits": m.get("meter__dial_digits"), "multiplier": m.get("meter__multiplier"),
+                "manufacturer": m.get("meter__manufacturer"), "model": m.get("meter__model"),
+                "installed_date": m.get("installed_date"), "install_reading": m.get("install_reading"),
+                "ic_card_no": m.get("meter__ic_card_no"),
+            })

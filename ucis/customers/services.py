@@ -4,7 +4,7 @@ premises, register and install meters. Keyword-only, transactional, audited."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -285,6 +285,11 @@ class RegistryBatch:
     meters:     (serial, commodity, meter_type, dial_digits, manufacturer, model, account_key, installed_date,
                  install_reading)
     appliances: (premise_key, kind, brand, installed_date)
+
+    Optional trailing columns (legacy imports): customers + (legacy_ref, email); premises +
+    (legacy_ref,); accounts + (legacy_ref,); meters + (multiplier, ic_card_no). Rows may refer to
+    customers and premises already in the database through ``known_customers`` (key → id) and
+    ``known_premises`` (key → (id, address)).
     """
 
     areas: list[tuple]
@@ -294,6 +299,14 @@ class RegistryBatch:
     accounts: list[tuple]
     meters: list[tuple]
     appliances: list[tuple]
+    known_customers: dict[Any, int] = field(default_factory=dict)
+    known_premises: dict[Any, tuple[int, str]] = field(default_factory=dict)
+
+
+def _tail(row: tuple, width: int, defaults: tuple) -> tuple:
+    """The optional trailing columns of a batch row past ``width``, filled with ``defaults``."""
+    extra = row[width:]
+    return tuple(extra) + defaults[len(extra):]
 
 
 def registry_bulk_load(*, actor: Any, batch: RegistryBatch, reason: str) -> dict[str, int]:
@@ -336,20 +349,30 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
         known[code] = (area_ids[code], path, level)
         area_rows.append((area_ids[code], parent[0] if parent else None, level, code, name, path))
     copy_rows("customers_addressarea", ["id", "parent_id", "level", "code", "name", "path"], area_rows)
+    # Premises on areas already in the database (legacy imports): their chains, with names.
+    stored_names: dict[str, str] = {}
+    missing = {p[1] for p in batch.premises} - set(known)
+    if missing:
+        chain = {c for path in AddressArea.objects.filter(code__in=missing).values_list("path", flat=True)
+                 for c in path.strip("/").split("/")}
+        for a in AddressArea.objects.filter(code__in=chain).only("id", "code", "path", "level", "name"):
+            known.setdefault(a.code, (a.pk, a.path, a.level))
+            stored_names[a.code] = a.name
 
     customer_ids = next_ids("customers_customer", len(batch.customers))
     numbers = _next_values("customers_customer_no_seq", len(batch.customers))
-    customer_by_key = {}
+    customer_by_key = dict(batch.known_customers)
     customer_rows = []
-    for cid, seq, (key, name, ctype, phone, id_type, id_number, grade) in zip(
-            customer_ids, numbers, batch.customers, strict=True):
+    for cid, seq, row in zip(customer_ids, numbers, batch.customers, strict=True):
+        key, name, ctype, phone, id_type, id_number, grade = row[:7]
+        legacy_ref, email = _tail(row, 7, (None, ""))
         customer_by_key[key] = cid
         customer_rows.append((
             cid, rule.format(seq), name, identity.pinyin_initials(name), ctype, grade, "active", id_type,
             crypto.encrypt(id_number) if id_number else "",
             crypto.keyed_hash(id_number, kind="id_number") if id_number else "",
             crypto.encrypt(phone) if phone else "", crypto.keyed_hash(phone, kind="phone") if phone else "",
-            "", None, now, now))
+            email, legacy_ref, now, now))
     copy_rows("customers_customer", [
         "id", "customer_no", "name", "name_initials", "customer_type", "grade", "status", "id_type",
         "id_number", "id_number_hash", "phone", "phone_hash", "email", "legacy_ref", "created_at",
@@ -359,17 +382,18 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
 
     premise_ids = next_ids("customers_premise", len(batch.premises))
     premise_nos = _next_values("customers_premise_no_seq", len(batch.premises))
-    names = {code: name for code, name, _lv, _p in batch.areas}
-    premise_by_key, premise_rows = {}, []
-    for pid, seq, (key, area_code, room, floor_area, residents) in zip(
-            premise_ids, premise_nos, batch.premises, strict=True):
+    names = {**stored_names, **{code: name for code, name, _lv, _p in batch.areas}}
+    premise_by_key, premise_rows = dict(batch.known_premises), []
+    for pid, seq, row in zip(premise_ids, premise_nos, batch.premises, strict=True):
+        key, area_code, room, floor_area, residents = row[:5]
+        (premise_ref,) = _tail(row, 5, (None,))
         area_id, path, _level = known[area_code]
         chain = path.strip("/").split("/")
         levels = {known[c][2]: known[c][0] for c in chain}
         premise_by_key[key] = (pid, "".join(names.get(c, "") for c in chain) + (f"{room}室" if room else ""))
         premise_rows.append((pid, f"P{seq:010d}", area_id, levels["district"], levels.get("street"),
                              levels.get("community"), levels.get("building"), room, premise_by_key[key][1],
-                             floor_area, residents, None, now, now))
+                             floor_area, residents, premise_ref, now, now))
     copy_rows("customers_premise", [
         "id", "premise_no", "area_id", "district_id", "street_id", "community_id", "building_id", "room",
         "address", "floor_area", "residents", "legacy_ref", "created_at", "updated_at"], premise_rows)
@@ -380,16 +404,17 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
     account_rows, point_rows, agreement_rows = [], [], []
     point_count = sum(len(a[7]) for a in batch.accounts)
     point_ids = iter(next_ids("customers_servicepoint", point_count))
-    for aid, seq, (key, customer_key, node_code, premise_key, method, delivery, opened, commodities) in zip(
-            account_ids, account_nos, batch.accounts, strict=True):
+    for aid, seq, row in zip(account_ids, account_nos, batch.accounts, strict=True):
+        key, customer_key, node_code, premise_key, method, delivery, opened, commodities = row[:8]
+        (account_ref,) = _tail(row, 8, (None,))
         node = nodes.get(node_code)
         if node is None or node.company_id is None:
             raise DomainError("accounts", _("unknown node %(code)s"), code=node_code)
         premise_id, address = premise_by_key[premise_key]
-        company = by_id[node.company_id]
+        company = by_id.get(node.company_id) or node.company  # a branch's actor does not see its company
         account_rows.append((aid, f"{company.code}{seq:08d}", customer_by_key[customer_key], node.company_id,
                              node.pk, premise_id, address, method, delivery, Decimal("0"), "active", opened,
-                             None, None, now, now))
+                             None, account_ref, now, now))
         points = {}
         for commodity in commodities:
             spid = next(point_ids)
@@ -408,15 +433,16 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
 
     meter_ids = next_ids("customers_meter", len(batch.meters))
     meter_rows, install_rows = [], []
-    for mid, (serial, commodity, mtype, digits, maker, model, account_key, installed, reading) in zip(
-            meter_ids, batch.meters, strict=True):
+    for mid, row in zip(meter_ids, batch.meters, strict=True):
+        serial, commodity, mtype, digits, maker, model, account_key, installed, reading = row[:9]
+        multiplier, card = _tail(row, 9, (Decimal("1"), ""))
         _aid, node, points = account_by_key[account_key]
-        meter_rows.append((mid, serial, commodity, mtype, maker, model, "", digits, Decimal("1"), "installed",
-                           node.company_id, node.pk, None, now, now))
+        meter_rows.append((mid, serial, commodity, mtype, maker, model, "", digits, multiplier, "installed",
+                           node.company_id, node.pk, None, now, now, card))
         install_rows.append((mid, points[commodity], installed, reading, None, None, ""))
     copy_rows("customers_meter", [
         "id", "serial", "commodity", "meter_type", "manufacturer", "model", "size", "dial_digits", "multiplier",
-        "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at"], meter_rows)
+        "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at", "ic_card_no"], meter_rows)
     copy_rows("customers_meterinstallation", [
         "meter_id", "service_point_id", "installed_date", "install_reading", "removed_date", "removal_reading",
         "reason"], install_rows)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
-from ucis.customers import selectors, services
+from ucis.customers import exchange, imports, selectors, services, tasks
 from ucis.customers.models import COMMODITIES, CUSTOMER_TYPES, DELIVERY_CHANNELS, ID_TYPES, PAYMENT_METHODS
 from ucis.kernel.errors import DomainError
 from ucis.platform import audit
+from ucis.platform.exports import csv_response
 from ucis.platform.forms import apply_domain_error
 from ucis.platform.i18n import error_text
 
@@ -104,3 +107,103 @@ def account_open_page(request):
             messages.success(request, _("Account %(no)s opened.") % {"no": account.account_no})
             return redirect("customer_detail", customer_id=account.customer_id)
     return render(request, "customers/open_account.html", {"form": form})
+
+
+# --- legacy file import / export (CUS-5) ---------------------------------------------------------
+
+PROBLEMS_SHOWN = 500
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("Legacy file (CSV or .xlsx)"))
+
+
+def _problem_rows(report: dict) -> list[dict]:
+    """Problems of a stored report in the reader's language."""
+    from django.utils.translation import gettext
+
+    rows = []
+    for p in report.get("problems", []):
+        template = gettext(p["template"])
+        try:
+            reason = template % p["params"] if p["params"] else template
+        except (KeyError, TypeError, ValueError):
+            reason = p["reason"]
+        rows.append({"row": p["row"], "column": p["column"], "reason": reason})
+    return rows
+
+
+@login_required
+@permission_required("customers.import_registry", raise_exception=True)
+def registry_import_page(request):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            imports.import_size_check(upload.size)  # before reading a byte of it into memory
+            job = tasks.import_submit(actor=request.user, content=upload.read(), filename=upload.name)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            return redirect("registry_import_job", import_id=job.pk)
+    return render(request, "customers/import.html", {
+        "form": form, "jobs": imports.import_job_list(actor=request.user),
+        "max_mb": round(imports.import_max_bytes() / 1024 / 1024)})
+
+
+def _job_context(job) -> dict:
+    problems = _problem_rows(job.report)
+    return {"job": job, "problems": problems[:PROBLEMS_SHOWN], "problem_count": len(problems),
+            "more_problems": len(problems) > PROBLEMS_SHOWN, "shown": PROBLEMS_SHOWN,
+            "running": job.status in ("queued", "checking", "applying"),
+            "file_error": job.report.get("error", "")}
+
+
+@login_required
+@permission_required("customers.import_registry", raise_exception=True)
+def registry_import_job(request, import_id):
+    job = imports.import_job_get(actor=request.user, job_id=import_id)
+    return render(request, "customers/import_job.html", _job_context(job))
+
+
+@login_required
+@permission_required("customers.import_registry", raise_exception=True)
+def registry_import_progress(request, import_id):
+    job = imports.import_job_get(actor=request.user, job_id=import_id)
+    response = render(request, "customers/_import_progress.html", _job_context(job))
+    if request.htmx and job.status not in ("queued", "checking", "applying"):
+        response["HX-Refresh"] = "true"  # finished: show the whole report
+    return response
+
+
+@require_POST
+@login_required
+@permission_required("customers.import_registry", raise_exception=True)
+def registry_import_apply(request, import_id):
+    try:
+        tasks.import_apply(actor=request.user, job_id=import_id)
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+    return redirect("registry_import_job", import_id=import_id)
+
+
+@login_required
+@permission_required("customers.import_registry", raise_exception=True)
+def registry_import_problems_csv(request, import_id):
+    job = imports.import_job_get(actor=request.user, job_id=import_id)
+    return csv_response(f"import-{job.pk}-problems.csv", [_("Row"), _("Column"), _("Reason")],
+                        ([p["row"], p["column"], p["reason"]] for p in _problem_rows(job.report)))
+
+
+@login_required
+@permission_required("customers.export_registry", raise_exception=True)
+def registry_export(request):
+
+    rows = selectors.registry_export_rows(actor=request.user)
+    stamp = timezone.localdate().isoformat()
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(exchange.write_xlsx(rows), content_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+        response["Content-Disposition"] = f'attachment; filename="registry-{stamp}.xlsx"'
+        return response
+    return csv_response(f"registry-{stamp}.csv", exchange.EXPORT_HEADERS, rows)

@@ -38,6 +38,7 @@ _VIEW_REGISTRY = ("customers.view_customer", "customers.view_account", "customer
 _EDIT_REGISTRY = ("customers.add_customer", "customers.change_customer", "customers.add_account",
                   "customers.change_account", "customers.add_premise", "customers.change_premise",
                   "customers.add_meter", "customers.change_meter")
+_EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + ("customers.lookup_company",),
@@ -47,8 +48,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + ("customers.lookup_company",),
     DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
     MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user", "org.view_audit", "org.export_org",
-                                              "customers.view_sensitive"),
-    ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + ("customers.view_sensitive",) + (
+                                              "customers.view_sensitive", "customers.export_registry"),
+    ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + ("customers.view_sensitive",) + (
         "org.add_orgnode", "org.change_orgnode", "org.move_orgnode", "org.add_company",
         "org.view_user", "org.add_user", "org.change_user", "org.view_audit", "org.export_org",
     ),

@@ -64,8 +64,12 @@ def foreign_objects(org):
         today=date(2026, 11, 23))
     meter = customer_services.meter_register(actor=SYSTEM, node_id=org.station_a.pk, serial="SWEEP-1",
                                              commodity="water", meter_type="smart")
+    from ucis.customers import imports
+
+    job = imports.import_job_create(actor=org.admin_a, content="户号,户名\n甲客户,甲客户\n".encode(), filename="甲客户.csv")
     objects = {"org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
-               "customers.Account": account, "customers.Premise": premise, "customers.Meter": meter}
+               "customers.Account": account, "customers.Premise": premise, "customers.Meter": meter,
+               "customers.ImportJob": job}
     missing = set(ID_KWARGS.values()) - set(objects)
     assert not missing, f"add a branch-A object for {missing} to this fixture"
     return objects
