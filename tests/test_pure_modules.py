@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE_MODULES = [
     "ucis.kernel.money", "ucis.kernel.periods", "ucis.kernel.errors", "ucis.kernel.snapshots",
     "ucis.org.tree", "ucis.org.roles", "ucis.demo.cityplan", "ucis.demo.registryplan", "ucis.customers.identity",
+    "ucis.customers.extrafields", "ucis.customers.documents",
 ]
 
 

@@ -5,6 +5,14 @@ from ucis.customers import views
 urlpatterns = [
     path("", views.customer_search_page, name="customer_search"),
     path("open-account/", views.account_open_page, name="account_open"),
+    path("export.csv", views.customer_export, name="customer_export"),
+    path("extra-fields/", views.extra_field_list, name="extra_field_list"),
+    path("extra-fields/<int:extra_field_id>/", views.extra_field_edit, name="extra_field_edit"),
     path("<int:customer_id>/", views.customer_detail, name="customer_detail"),
     path("<int:customer_id>/history/", views.customer_history, name="customer_history"),
+    path("<int:customer_id>/extra/", views.customer_extra_edit, name="customer_extra_edit"),
+    path("<int:customer_id>/attachments/", views.attachment_upload, name="attachment_upload"),
+    path("attachments/<int:attachment_id>/", views.attachment_download, name="attachment_download"),
+    path("attachments/<int:attachment_id>/delete/", views.attachment_delete, name="attachment_delete"),
+    path("premises/<int:premise_id>/extra/", views.premise_extra_edit, name="premise_extra_edit"),
 ]
