@@ -65,7 +65,7 @@ def clean_file_name(name: str) -> str:
 def check_upload(*, name: str, size: int, head: bytes, max_bytes: int, kind: str) -> FileType:
     """The real type of an upload, or ``DomainError`` naming ``file`` (or ``kind``)."""
     if kind not in KINDS:
-        raise DomainError("kind", _("unknown kind %(kind)s; expected one of %(expected)s"), kind=kind,
+        raise DomainError("kind", _("unknown attachment kind %(kind)s; expected one of %(expected)s"), kind=kind,
                           expected=", ".join(KINDS))
     if size <= 0:
         raise DomainError("file", _("the file is empty"))

@@ -456,7 +456,7 @@ class ExtraFieldDefinition(models.Model):
 
     tenancy_node_field = "company"
 
-    entity = models.CharField(_("for"), max_length=16, choices=EXTRA_ENTITIES)
+    entity = models.CharField(_("applies to"), max_length=16, choices=EXTRA_ENTITIES)
     company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                 verbose_name=_("company"))
     code = models.CharField(_("code"), max_length=40)

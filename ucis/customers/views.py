@@ -299,7 +299,7 @@ def attachment_delete(request, attachment_id):
 
 
 class ExtraFieldForm(forms.Form):
-    entity = forms.ChoiceField(label=_("for"), choices=EXTRA_ENTITIES)
+    entity = forms.ChoiceField(label=_("applies to"), choices=EXTRA_ENTITIES)
     company = forms.ChoiceField(label=_("company"), required=False)
     code = forms.CharField(label=_("code"), max_length=40,
                            help_text=_("Lower-case letters, digits and _; used in exports and searches."))

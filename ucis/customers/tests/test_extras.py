@@ -439,3 +439,14 @@ def test_api_upload_list_and_delete(org, login, account, media, settings):
     assert gone.status_code == 204, gone.content
     assert client.get(url).json() == []
 
+
+
+def test_openapi_declares_the_new_routes_with_422(org, login):
+    paths = login(org.admin_b).get("/api/v1/openapi.json").json()["paths"]
+    for path, method in [("/api/v1/registry/extra-fields", "post"), ("/api/v1/registry/customers/{customer_id}/extra",
+                                                                     "patch"),
+                         ("/api/v1/registry/customers/{customer_id}/attachments", "post"),
+                         ("/api/v1/registry/attachments/{attachment_id}", "delete")]:
+        assert "422" in paths[path][method]["responses"], path
+    upload = paths["/api/v1/registry/customers/{customer_id}/attachments"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
