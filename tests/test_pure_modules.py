@@ -10,6 +10,7 @@ PURE_MODULES = [
     "ucis.kernel.money", "ucis.kernel.periods", "ucis.kernel.errors", "ucis.kernel.snapshots",
     "ucis.org.tree", "ucis.org.roles", "ucis.demo.cityplan", "ucis.demo.registryplan", "ucis.customers.identity",
     "ucis.customers.exchange",
+    "ucis.customers.extrafields", "ucis.customers.documents",
 ]
 
 

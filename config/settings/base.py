@@ -166,6 +166,9 @@ except OSError:
     pass
 MEDIA_ROOT = Path(os.environ.get("UCIS_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media/"
+# Customer attachments (CUS-4) live under MEDIA_ROOT/attachments/ and are only ever sent through
+# the download view (tenancy, audit); nothing serves MEDIA_URL directly.
+UCIS_ATTACHMENT_MAX_BYTES = int(os.environ.get("UCIS_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 WHITENOISE_USE_FINDERS = True
 
 # pghistory: every tracked change carries who/where/why; middleware methods include GET so

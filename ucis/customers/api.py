@@ -11,8 +11,9 @@ from django.utils import timezone
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from ucis.customers import imports, selectors, services, tasks
+from ucis.customers import extras, imports, selectors, services, tasks
 from ucis.platform.api import ERRORS
+from ucis.platform.downloads import stored_file_response
 
 router = Router(tags=["customers"])
 
@@ -26,6 +27,7 @@ class CustomerOut(Schema):
     status: str
     phone: str
     id_number: str
+    extra: dict[str, Any]
 
 
 class AccountOut(Schema):
@@ -48,6 +50,7 @@ class PremiseOut(Schema):
     address: str
     floor_area: Decimal | None
     residents: int | None
+    extra: dict[str, Any]
 
 
 class MeterOut(Schema):
@@ -68,6 +71,7 @@ class NewCustomerIn(Schema):
     id_type: str = ""
     id_number: str = ""
     email: str = ""
+    extra: dict[str, Any] = {}
 
 
 class AccountIn(Schema):
@@ -83,13 +87,21 @@ class AccountIn(Schema):
 
 def _customer_out(actor, customer) -> dict:
     contact = selectors.customer_contact(actor=actor, customer=customer)
-    return {**{f: getattr(customer, f) for f in ("id", "customer_no", "name", "customer_type", "grade", "status")},
+    return {**{f: getattr(customer, f) for f in ("id", "customer_no", "name", "customer_type", "grade", "status",
+                                                  "extra")},
             **contact}
 
 
+def _extra_query(request: HttpRequest) -> dict[str, str]:
+    return {k.removeprefix("extra."): v for k, v in request.GET.items() if k.startswith("extra.") and v.strip()}
+
+
 @router.get("/customers", response={200: list[CustomerOut], **ERRORS})
-def customer_search(request: HttpRequest, q: str, kind: str = "auto"):
-    return [_customer_out(request.user, c) for c in selectors.customer_search(actor=request.user, q=q, kind=kind)]
+def customer_search(request: HttpRequest, q: str = "", kind: str = "auto"):
+    """Search by ``q``; ``extra.<code>=value`` query parameters narrow to customers holding those
+    extra values (given alone, they list them)."""
+    return [_customer_out(request.user, c) for c in selectors.customer_search(
+        actor=request.user, q=q, kind=kind, extra=_extra_query(request))]
 
 
 @router.get("/customers/{customer_id}", response={200: CustomerOut, **ERRORS})
@@ -168,3 +180,144 @@ def registry_import(request: HttpRequest, file: UploadedFile = File(...),  # noq
 @router.get("/imports/{import_id}", response={200: ImportJobOut, **ERRORS})
 def registry_import_get(request: HttpRequest, import_id: int):
     return _job_out(imports.import_job_get(actor=request.user, job_id=import_id))
+
+# --- extra fields and attachments (CUS-4) ---------------------------------------------------------
+
+
+class ExtraFieldOut(Schema):
+    id: int
+    entity: str
+    company_id: int | None
+    code: str
+    label: str
+    field_type: str
+    required: bool
+    choices: list[str]
+    min_value: str
+    max_value: str
+    pattern: str
+    help_text: str
+    display_order: int
+    is_active: bool
+
+
+class ExtraFieldIn(Schema):
+    entity: str
+    code: str
+    label: str
+    field_type: str
+    company_id: int | None = None
+    required: bool = False
+    choices: list[str] = []
+    min_value: str = ""
+    max_value: str = ""
+    pattern: str = ""
+    help_text: str = ""
+    display_order: int = 0
+
+
+class ExtraFieldPatch(Schema):
+    label: str | None = None
+    required: bool | None = None
+    choices: list[str] | None = None
+    min_value: str | None = None
+    max_value: str | None = None
+    pattern: str | None = None
+    help_text: str | None = None
+    display_order: int | None = None
+    is_active: bool | None = None
+    reason: str = ""
+
+
+class ExtraValuesIn(Schema):
+    values: dict[str, Any]
+    reason: str = ""
+
+
+class ExtraValuesOut(Schema):
+    extra: dict[str, Any]
+
+
+class AttachmentOut(Schema):
+    id: int
+    customer_id: int
+    kind: str
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+    note: str
+    uploaded_at: datetime
+    uploaded_by_id: int | None
+
+
+class AttachmentDeleteIn(Schema):
+    reason: str
+
+
+@router.get("/extra-fields", response={200: list[ExtraFieldOut], **ERRORS})
+def extra_field_list(request: HttpRequest, entity: str = "customer"):
+    """The active extra fields the caller fills in (the group's and their company's)."""
+    return selectors.extra_field_definitions_for_actor(actor=request.user, entity=entity)
+
+
+@router.post("/extra-fields", response={201: ExtraFieldOut, **ERRORS})
+def extra_field_define(request: HttpRequest, payload: ExtraFieldIn):
+    data = payload.dict()
+    company_id = data.pop("company_id")
+    return Status(201, extras.extra_field_define(actor=request.user, company_id=company_id,
+                                                 data=extras.ExtraFieldInput(**data)))
+
+
+@router.get("/extra-fields/{extra_field_id}", response={200: ExtraFieldOut, **ERRORS})
+def extra_field_get(request: HttpRequest, extra_field_id: int):
+    return selectors.extra_field_get(actor=request.user, extra_field_id=extra_field_id)
+
+
+@router.patch("/extra-fields/{extra_field_id}", response={200: ExtraFieldOut, **ERRORS})
+def extra_field_update(request: HttpRequest, extra_field_id: int, payload: ExtraFieldPatch):
+    changes = payload.dict(exclude_unset=True)
+    reason = changes.pop("reason", "")
+    return extras.extra_field_update(actor=request.user, extra_field_id=extra_field_id, reason=reason, **changes)
+
+
+@router.patch("/customers/{customer_id}/extra", response={200: ExtraValuesOut, **ERRORS})
+def customer_extra_set(request: HttpRequest, customer_id: int, payload: ExtraValuesIn):
+    """Set extra values (``null`` or ``""`` clears one); all problems are reported, nothing changes."""
+    return extras.customer_extra_set(actor=request.user, customer_id=customer_id, values=payload.values,
+                                     reason=payload.reason)
+
+
+@router.patch("/premises/{premise_id}/extra", response={200: ExtraValuesOut, **ERRORS})
+def premise_extra_set(request: HttpRequest, premise_id: int, payload: ExtraValuesIn):
+    return extras.premise_extra_set(actor=request.user, premise_id=premise_id, values=payload.values,
+                                    reason=payload.reason)
+
+
+@router.get("/customers/{customer_id}/attachments", response={200: list[AttachmentOut], **ERRORS})
+def attachment_list(request: HttpRequest, customer_id: int):
+    return selectors.customer_attachments(
+        actor=request.user, customer=selectors.customer_get(actor=request.user, customer_id=customer_id))
+
+
+@router.post("/customers/{customer_id}/attachments", response={201: AttachmentOut, **ERRORS})
+def attachment_upload(request: HttpRequest, customer_id: int, file: File[UploadedFile],
+                      kind: Form[str] = "other", note: Form[str] = ""):
+    """Multipart upload (``file``, ``kind`` = id_scan / contract / photo / other, ``note``). The
+    type is judged from the content: PDF, JPEG, PNG, WebP or TIFF, at most UCIS_ATTACHMENT_MAX_BYTES."""
+    return Status(201, extras.attachment_add(actor=request.user, customer_id=customer_id, kind=kind, upload=file,
+                                             note=note))
+
+
+@router.get("/attachments/{attachment_id}", response={200: None, **ERRORS})
+def attachment_download(request: HttpRequest, attachment_id: int):
+    """The file itself, as stored (``Content-Disposition: attachment``)."""
+    attachment = extras.attachment_download(actor=request.user, attachment_id=attachment_id)
+    return stored_file_response(attachment.file, filename=attachment.original_name,
+                                content_type=attachment.content_type)
+
+
+@router.delete("/attachments/{attachment_id}", response={204: None, **ERRORS})
+def attachment_delete(request: HttpRequest, attachment_id: int, payload: AttachmentDeleteIn):
+    extras.attachment_delete(actor=request.user, attachment_id=attachment_id, reason=payload.reason)
+    return Status(204, None)

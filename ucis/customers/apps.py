@@ -15,3 +15,5 @@ class CustomersConfig(AppConfig):
         register_id_kwarg("premise_id", "customers.Premise")
         register_id_kwarg("meter_id", "customers.Meter")
         register_id_kwarg("import_id", "customers.ImportJob")
+        register_id_kwarg("attachment_id", "customers.CustomerAttachment")
+        register_id_kwarg("extra_field_id", "customers.ExtraFieldDefinition")

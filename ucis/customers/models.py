@@ -6,18 +6,24 @@ company and a node of the organisation tree, and decide who may see what.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+from typing import Any
+from uuid import uuid4
+
 import pghistory
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateRangeField, RangeOperators
-from django.contrib.postgres.indexes import OpClass
+from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ucis.customers import extrafields
 from ucis.platform.audit import trackers
 from ucis.platform.crypto import EncryptedTextField
-from ucis.platform.tenancy import TenantManager
+from ucis.platform.tenancy import TenantManager, TenantQuerySet, actor_root_path
 
 COMMODITIES = [("water", _("Water")), ("gas", _("Gas")), ("electricity", _("Electricity"))]
 
@@ -25,6 +31,13 @@ COMMODITIES = [("water", _("Water")), ("gas", _("Gas")), ("electricity", _("Elec
 class DateRange(Func):
     function = "daterange"
     output_field = DateRangeField()
+
+
+def extra_values_field() -> models.JSONField:
+    """Values of the admin-defined extra fields (CUS-4), ``{code: value}``. The database default
+    lets COPY-based loads leave the column out."""
+    return models.JSONField(_("extra fields"), default=dict, blank=True,
+                            db_default=models.Value({}, output_field=models.JSONField()))
 
 
 # --- addresses (CUS-2) ------------------------------------------------------------------------
@@ -99,6 +112,7 @@ class Customer(models.Model):
     phone_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     email = models.EmailField(_("email"), blank=True, default="")
     legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
+    extra = extra_values_field()
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -110,10 +124,13 @@ class Customer(models.Model):
         permissions = [
             ("lookup_company", "Can find any customer of the own company (cross-site service)"),
             ("view_sensitive", "Can see full ID and phone numbers"),
+            ("export_customer", "Can export customer lists"),
         ]
         indexes = [
             models.Index(OpClass("name", name="varchar_pattern_ops"), name="customer_name_prefix"),
             models.Index(OpClass("name_initials", name="varchar_pattern_ops"), name="customer_initials_prefix"),
+            # extra @> '{"code": value}' (jsonb_path_ops indexes containment only, and compactly).
+            GinIndex(OpClass("extra", name="jsonb_path_ops"), name="customer_extra_gin"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(customer_type__in=[t for t, _l in CUSTOMER_TYPES]),
@@ -222,6 +239,7 @@ class Premise(models.Model):
     floor_area = models.DecimalField(_("floor area (m²)"), max_digits=9, decimal_places=2, null=True, blank=True)
     residents = models.PositiveSmallIntegerField(_("residents"), null=True, blank=True)
     legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
+    extra = extra_values_field()
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -231,7 +249,8 @@ class Premise(models.Model):
         verbose_name = _("premise")
         verbose_name_plural = _("premises")
         indexes = [models.Index(fields=["community"]), models.Index(fields=["building"]),
-                   models.Index(fields=["street"]), models.Index(fields=["district"])]
+                   models.Index(fields=["street"]), models.Index(fields=["district"]),
+                   GinIndex(OpClass("extra", name="jsonb_path_ops"), name="premise_extra_gin")]
 
     def __str__(self) -> str:
         return self.address
@@ -447,3 +466,143 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return round(100 * self.done_rows / self.total_rows) if self.total_rows else 0
+
+# --- extra fields and attachments (CUS-4) --------------------------------------------------------
+
+EXTRA_ENTITIES = [("customer", _("Customer")), ("premise", _("Premise"))]
+EXTRA_FIELD_TYPES = [("text", _("Text")), ("integer", _("Whole number")), ("decimal", _("Decimal number")),
+                     ("date", _("Date")), ("boolean", _("Yes / no")), ("choice", _("Choice"))]
+
+
+class ExtraFieldQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Any, *, company_wide: bool = False) -> ExtraFieldQuerySet:
+        """Definitions the actor administers: their companies' (staff at the company node or above)
+        and, for staff at the top of the tree, the group-wide ones."""
+        root = actor_root_path(actor)
+        if root is None:
+            return self.none()
+        if root == "":
+            return self
+        scope = Q(company__path__startswith=root)
+        if actor.node.parent_id is None:
+            scope |= Q(company__isnull=True)
+        return self.filter(scope)
+
+    def applicable(self, entity: str, company_ids: Any) -> ExtraFieldQuerySet:
+        """Active definitions for ``entity`` that apply to rows of these companies (group-wide ones
+        apply everywhere), in display order."""
+        return (self.filter(entity=entity, is_active=True)
+                .filter(Q(company__isnull=True) | Q(company_id__in=list(company_ids)))
+                .order_by("display_order", "code"))
+
+
+@pghistory.track(*trackers())
+class ExtraFieldDefinition(models.Model):
+    """An extra field an administrator added to customers or premises (CUS-4), for the whole group
+    (``company`` empty) or one company. Codes are unique per entity across the group, because the
+    values of every company's fields live side by side on the same group-wide customer."""
+
+    tenancy_node_field = "company"
+
+    entity = models.CharField(_("applies to"), max_length=16, choices=EXTRA_ENTITIES)
+    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                verbose_name=_("company"))
+    code = models.CharField(_("code"), max_length=40)
+    label = models.CharField(_("label"), max_length=100)
+    field_type = models.CharField(_("type"), max_length=16, choices=EXTRA_FIELD_TYPES)
+    required = models.BooleanField(_("required"), default=False)
+    choices = ArrayField(models.CharField(max_length=100), default=list, blank=True, verbose_name=_("choices"))
+    min_value = models.CharField(_("minimum"), max_length=40, blank=True, default="")
+    max_value = models.CharField(_("maximum"), max_length=40, blank=True, default="")
+    pattern = models.CharField(_("pattern (regular expression)"), max_length=200, blank=True, default="")
+    help_text = models.CharField(_("help text"), max_length=200, blank=True, default="")
+    display_order = models.PositiveSmallIntegerField(_("display order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = models.Manager.from_queryset(ExtraFieldQuerySet)()
+
+    class Meta:
+        verbose_name = _("extra field")
+        verbose_name_plural = _("extra fields")
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "code"], name="extrafield_code_unique"),
+            models.CheckConstraint(condition=Q(entity__in=extrafields.ENTITIES), name="extrafield_entity_valid"),
+            models.CheckConstraint(condition=Q(field_type__in=extrafields.FIELD_TYPES), name="extrafield_type_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.code})"
+
+    def as_rule(self) -> extrafields.FieldDefinition:
+        return extrafields.FieldDefinition(
+            code=self.code, label=self.label, field_type=self.field_type, required=self.required,
+            choices=tuple(self.choices), min_value=self.min_value, max_value=self.max_value, pattern=self.pattern,
+            help_text=self.help_text)
+
+
+ATTACHMENT_KINDS = [("id_scan", _("ID document scan")), ("contract", _("Contract")), ("photo", _("Photo")),
+                    ("other", _("Other"))]
+
+
+def attachment_path(instance: Any, filename: str) -> str:
+    """``attachments/<yyyy>/<mm>/<uuid><ext>``: never the uploader's file name (only its real type's
+    extension), so a name can neither collide nor climb out of the directory."""
+    today = timezone.localdate()
+    return f"attachments/{today:%Y}/{today:%m}/{uuid4().hex}{PurePosixPath(filename).suffix.lower()}"
+
+
+class AttachmentQuerySet(TenantQuerySet):
+    def visible_to(self, actor: Any, *, company_wide: bool = False) -> AttachmentQuerySet:
+        """A customer's documents are seen by whoever sees the customer."""
+        root = actor_root_path(actor, company_wide=company_wide)
+        if root is None:
+            return self.none()
+        if root == "":
+            return self
+        return self.filter(customer__in=Customer.objects.visible_to(actor, company_wide=company_wide).values("pk"))
+
+
+@pghistory.track(*trackers())
+class CustomerAttachment(models.Model):
+    """A scanned ID, contract or photo attached to a customer (CUS-4). Stored under its own random
+    name with its sniffed content type; deleting keeps the file and the row (soft delete, with a
+    reason). ``node`` is where it was attached: the audit trail shows its events to that subtree."""
+
+    tenancy_node_field = "node"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="attachments")
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=16, choices=ATTACHMENT_KINDS)
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=60)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
+    note = models.CharField(_("note"), max_length=200, blank=True, default="")
+    uploaded_by = models.ForeignKey("org.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    downloads = models.PositiveIntegerField(_("downloads"), default=0)
+    last_downloaded_at = models.DateTimeField(_("last downloaded"), null=True, blank=True)
+    last_downloaded_by = models.ForeignKey("org.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                           related_name="+")
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    deleted_by = models.ForeignKey("org.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    delete_reason = models.CharField(_("reason for deleting"), max_length=200, blank=True, default="")
+
+    objects = models.Manager.from_queryset(AttachmentQuerySet)()
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [models.Index(fields=["customer", "uploaded_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=[k for k, _l in ATTACHMENT_KINDS]),
+                                   name="attachment_kind_valid"),
+            models.CheckConstraint(condition=Q(deleted_at__isnull=True) | ~Q(delete_reason=""),
+                                   name="attachment_deleted_with_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name

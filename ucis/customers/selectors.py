@@ -7,25 +7,29 @@ building name prefix). Staff with ``customers.lookup_company`` search their whol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from ucis.customers import exchange, identity
+from ucis.customers import exchange, extrafields, identity
 from ucis.customers.models import (
+    ATTACHMENT_KINDS,
     Account,
     AddressArea,
     Customer,
+    CustomerAttachment,
     CustomerCategory,
+    ExtraFieldDefinition,
     Meter,
     MeterInstallation,
     Premise,
     ServiceAgreement,
+    ServicePoint,
 )
 from ucis.kernel.errors import DomainError
 from ucis.platform import crypto
-from ucis.platform.tenancy import access_by_id
+from ucis.platform.tenancy import access_by_id, is_system
 
 SEARCH_KINDS = ("auto", "number", "name", "initials", "phone", "id_number", "account", "meter", "address")
 
@@ -34,15 +38,23 @@ def _company_wide(actor: Any) -> bool:
     return actor.has_perm("customers.lookup_company")
 
 
-def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50) -> list[Customer]:
+def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50,
+                    extra: Mapping[str, Any] | None = None) -> list[Customer]:
+    """``extra`` ({code: typed value}) narrows the search to customers holding those extra values;
+    given alone, it lists them."""
     q = (q or "").strip()
-    if not q:
+    wanted = extra_criteria(actor=actor, entity="customer", raw=extra) if extra else {}
+    if not q and not wanted:
         return []
     if kind not in SEARCH_KINDS:
         raise DomainError("kind", "unknown search kind %(kind)s", kind=kind)
+    qs = Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
+    if wanted:
+        qs = qs.filter(extra__contains=wanted)
+    if not q:
+        return list(qs.order_by("customer_no")[:limit])
     if kind == "auto":
         kind = identity.search_kind(q)
-    qs = Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
     if kind == "number":
         qs = qs.filter(customer_no__startswith=q)
     elif kind == "name":
@@ -112,7 +124,8 @@ def customer_overview(*, actor: Any, customer_id: Any) -> dict[str, Any]:
                     .select_related("meter", "service_point").order_by("-installed_date"))
     return {"customer": customer, "contact": customer_contact(actor=actor, customer=customer),
             "accounts": accounts, "agreements": agreements, "installations": installs,
-            "categories": list(CustomerCategory.objects.filter(customer=customer).order_by("-active_from"))}
+            "categories": list(CustomerCategory.objects.filter(customer=customer).order_by("-active_from")),
+            **customer_documents_overview(actor=actor, customer=customer, agreements=agreements)}
 
 
 def account_units(*, actor: Any) -> list[Any]:
@@ -173,3 +186,146 @@ def registry_export_rows(*, actor: Any, chunk: int = 2000) -> Iterator[list[Any]
                 "installed_date": m.get("installed_date"), "install_reading": m.get("install_reading"),
                 "ic_card_no": m.get("meter__ic_card_no"),
             })
+
+# --- extra fields and attachments (CUS-4) --------------------------------------------------------
+
+
+def _actor_company_ids(actor: Any, company_ids: Iterable[Any]) -> list[Any]:
+    """Of ``company_ids``, those whose extra fields the actor works with: staff of a company work
+    with its fields (and the group's); staff above the companies with every company's."""
+    ids = [c for c in company_ids if c is not None]
+    if is_system(actor) or getattr(actor.node, "company_id", None) is None:
+        return ids
+    return [c for c in ids if c == actor.node.company_id]
+
+
+def extra_field_definitions(*, actor: Any, entity: str, company_ids: Iterable[Any]) -> list[ExtraFieldDefinition]:
+    """The active definitions that apply to a row of ``entity`` used by ``company_ids``, as far as
+    the actor works with them, in display order."""
+    return list(ExtraFieldDefinition.objects.applicable(entity, _actor_company_ids(actor, company_ids)))
+
+
+def extra_field_definitions_for_actor(*, actor: Any, entity: str) -> list[ExtraFieldDefinition]:
+    """Active definitions of every company the actor works with (search filters, exports)."""
+    if is_system(actor) or getattr(actor.node, "company_id", None) is None:
+        companies = ExtraFieldDefinition.objects.filter(company__isnull=False).values_list("company_id", flat=True)
+        return extra_field_definitions(actor=actor, entity=entity, company_ids=set(companies))
+    return extra_field_definitions(actor=actor, entity=entity, company_ids=[actor.node.company_id])
+
+
+def customer_companies(*, customer: Customer) -> list[Any]:
+    return list(Account.objects.filter(customer=customer).values_list("company_id", flat=True).distinct())
+
+
+def premise_companies(*, premise: Premise) -> list[Any]:
+    return list(ServicePoint.objects.filter(premise=premise).values_list("company_id", flat=True).distinct())
+
+
+def extra_field_list(*, actor: Any, entity: str | None = None) -> QuerySet[ExtraFieldDefinition]:
+    """Definitions the actor administers, retired ones included."""
+    qs = ExtraFieldDefinition.objects.visible_to(actor).select_related("company")
+    if entity:
+        qs = qs.filter(entity=entity)
+    return qs.order_by("entity", "display_order", "code")
+
+
+def extra_field_get(*, actor: Any, extra_field_id: Any) -> ExtraFieldDefinition:
+    return access_by_id(ExtraFieldDefinition.objects.select_related("company"), actor, extra_field_id)
+
+
+def extra_criteria(*, actor: Any, entity: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed search criteria ``{code: text}`` → the stored values to look for (``DomainError``
+    naming ``extra.<code>`` for an unknown field or a value that cannot be one)."""
+    definitions = extra_field_definitions_for_actor(actor=actor, entity=entity)
+    return extrafields.query_values([d.as_rule() for d in definitions], raw)
+
+
+def customer_list(*, actor: Any, extra: Mapping[str, Any] | None = None) -> QuerySet[Customer]:
+    """Customers the actor sees, narrowed by extra values (``extra @> {...}``, GIN-indexed)."""
+    qs = Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
+    wanted = extra_criteria(actor=actor, entity="customer", raw=extra) if extra else {}
+    if wanted:
+        qs = qs.filter(extra__contains=wanted)
+    return qs.order_by("customer_no")
+
+
+def premise_list(*, actor: Any, extra: Mapping[str, Any] | None = None) -> QuerySet[Premise]:
+    qs = Premise.objects.visible_to(actor, company_wide=_company_wide(actor))
+    wanted = extra_criteria(actor=actor, entity="premise", raw=extra) if extra else {}
+    if wanted:
+        qs = qs.filter(extra__contains=wanted)
+    return qs.order_by("premise_no")
+
+
+def extra_display(definitions: Iterable[ExtraFieldDefinition], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{definition, value}]`` of a row's extra values in display order, for pages."""
+    return [{"definition": d, "value": extrafields.display_value(d.as_rule(), values.get(d.code))}
+            for d in definitions]
+
+
+def customer_attachments(*, actor: Any, customer: Customer) -> QuerySet[CustomerAttachment]:
+    return (CustomerAttachment.objects.visible_to(actor, company_wide=_company_wide(actor))
+            .filter(customer=customer, deleted_at__isnull=True).select_related("uploaded_by")
+            .order_by("-uploaded_at", "-pk"))
+
+
+def attachment_get(*, actor: Any, attachment_id: Any) -> CustomerAttachment:
+    return access_by_id(CustomerAttachment.objects.filter(deleted_at__isnull=True), actor, attachment_id,
+                        company_wide=_company_wide(actor))
+
+
+def customer_documents_overview(*, actor: Any, customer: Customer, agreements: list[ServiceAgreement]) -> dict[str, Any]:
+    """The CUS-4 part of the customer page: extra values (the customer's and each premise's) and
+    the attachments."""
+    companies = customer_companies(customer=customer)
+    premises = {g.service_point.premise_id: g.service_point.premise for g in agreements}
+    premise_definitions = extra_field_definitions(
+        actor=actor, entity="premise",
+        company_ids={g.service_point.company_id for g in agreements})
+    return {
+        "extra_fields": extra_display(extra_field_definitions(actor=actor, entity="customer", company_ids=companies),
+                                      customer.extra),
+        "premise_extras": [{"premise": p, "fields": extra_display(premise_definitions, p.extra)}
+                           for p in premises.values()] if premise_definitions else [],
+        "attachments": list(customer_attachments(actor=actor, customer=customer)),
+        "attachment_kinds": ATTACHMENT_KINDS,
+    }
+
+
+def customer_extra_page(*, actor: Any, customer_id: Any) -> dict[str, Any]:
+    customer = customer_get(actor=actor, customer_id=customer_id)
+    return {"customer": customer, "definitions": extra_field_definitions(
+        actor=actor, entity="customer", company_ids=customer_companies(customer=customer))}
+
+
+def premise_extra_page(*, actor: Any, premise_id: Any) -> dict[str, Any]:
+    premise = premise_get(actor=actor, premise_id=premise_id)
+    return {"premise": premise, "definitions": extra_field_definitions(
+        actor=actor, entity="premise", company_ids=premise_companies(premise=premise))}
+
+
+def extra_field_admin_page(*, actor: Any) -> dict[str, Any]:
+    """The definitions the actor administers and the scopes they may define new ones in."""
+    from ucis.org import selectors as org_selectors
+
+    companies = [n for n in org_selectors.org_node_list(actor=actor, kind="company")]
+    group_scope = is_system(actor) or actor.node.parent_id is None
+    return {"definitions": list(extra_field_list(actor=actor)), "companies": companies, "group_scope": group_scope}
+
+
+def customer_export(*, actor: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Header and rows of the customer export: the registry columns, then one column per active
+    extra field the actor works with (``extra.<code>``, so the file can be read back in)."""
+    definitions = extra_field_definitions_for_actor(actor=actor, entity="customer")
+    rules = [d.as_rule() for d in definitions]
+    customers = customer_list(actor=actor, extra=extra)
+    header = ["customer_no", "name", "customer_type", "grade", "status", "phone", "id_type", "id_number", "email",
+              *[f"extra.{r.code}" for r in rules]]
+
+    def rows() -> Iterable[list[Any]]:
+        for c in customers.iterator(chunk_size=2000):
+            contact = customer_contact(actor=actor, customer=c)
+            yield [c.customer_no, c.name, c.customer_type, c.grade, c.status, contact["phone"], c.id_type,
+                   contact["id_number"], c.email, *[extrafields.display_value(r, c.extra.get(r.code)) for r in rules]]
+
+    return {"header": header, "rows": rows()}

@@ -3,6 +3,7 @@ premises, register and install meters. Keyword-only, transactional, audited."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,7 +14,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from ucis.customers import identity
+from ucis.customers import extrafields, extras, identity, selectors
 from ucis.customers.models import (
     Account,
     AddressArea,
@@ -55,9 +56,15 @@ class CustomerInput:
     email: str = ""
     grade: str = "C"
     legacy_ref: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _clean_customer(data: CustomerInput, *, today: date) -> dict[str, Any]:
+def _actor_company_id(actor: Any) -> Any:
+    return getattr(getattr(actor, "node", None), "company_id", None)
+
+
+def _clean_customer(data: CustomerInput, *, today: date,
+                    extra_rules: Sequence[extrafields.FieldDefinition] = ()) -> dict[str, Any]:
     problems: list[FieldProblem] = []
     values: dict[str, Any] = {"customer_type": data.customer_type, "grade": data.grade, "email": data.email,
                               "legacy_ref": data.legacy_ref or None, "id_type": data.id_type}
@@ -66,6 +73,7 @@ def _clean_customer(data: CustomerInput, *, today: date) -> dict[str, Any]:
         ("phone", lambda: identity.validate_phone(data.phone) if data.phone else ""),
         ("id_number", lambda: identity.validate_resident_id(data.id_number, on_date=today)
          if data.id_type == "resident_id" and data.id_number else data.id_number.strip()),
+        ("extra", lambda: extrafields.clean_values(extra_rules, data.extra)),
     ):
         try:
             values[field_name] = check()
@@ -84,9 +92,12 @@ def _clean_customer(data: CustomerInput, *, today: date) -> dict[str, Any]:
     return values
 
 
-def customer_create(*, actor: Any, data: CustomerInput, today: date) -> Customer:
-    """Register a customer (group-wide). Visible to staff once an account of theirs is opened."""
-    values = _clean_customer(data, today=today)
+def customer_create(*, actor: Any, data: CustomerInput, today: date, company_id: Any = None) -> Customer:
+    """Register a customer (group-wide). Visible to staff once an account of theirs is opened.
+    Extra fields: the group's and those of ``company_id`` (default: the actor's company)."""
+    definitions = selectors.extra_field_definitions(actor=actor, entity="customer",
+                                                    company_ids=[company_id or _actor_company_id(actor)])
+    values = _clean_customer(data, today=today, extra_rules=[d.as_rule() for d in definitions])
     with transaction.atomic(), audit_context(actor=actor, reason="register customer", source="service"):
         if values["id_number_hash"] and Customer.objects.filter(id_number_hash=values["id_number_hash"]).exists():
             raise DomainError("id_number", _("a customer with this ID number is already registered; "
@@ -107,6 +118,7 @@ class PremiseInput:
     room: str = ""
     floor_area: Decimal | None = None
     residents: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,11 +149,18 @@ def account_open(*, actor: Any, customer_id: int | None, new_customer: CustomerI
             customer = access_by_id(Customer.objects.all(), actor, customer_id, company_wide=True)
         else:
             assert new_customer is not None
-            customer = customer_create(actor=actor, data=new_customer, today=today)
+            customer = customer_create(actor=actor, data=new_customer, today=today, company_id=node.company_id)
         premise = None
         if data.new_premise is not None:
-            premise = premise_create(actor=actor, area_code=data.new_premise.area_code, room=data.new_premise.room,
-                                     floor_area=data.new_premise.floor_area, residents=data.new_premise.residents)
+            try:
+                premise = premise_create(
+                    actor=actor, area_code=data.new_premise.area_code, room=data.new_premise.room,
+                    floor_area=data.new_premise.floor_area, residents=data.new_premise.residents,
+                    extra=data.new_premise.extra, company_id=node.company_id)
+            except DomainError as exc:
+                # The customer's extra fields are "extra.<code>" too: name the premise's apart.
+                raise DomainError(problems=[p.at(f"premise.{p.field}") if p.field.startswith("extra.") else p
+                                            for p in exc.problems]) from exc
         elif data.premise_id is not None:
             try:
                 premise = Premise.objects.get(pk=data.premise_id)
@@ -202,9 +221,13 @@ def address_area_get_or_create(*, actor: Any, levels: list[tuple[str, str, str]]
 
 
 def premise_create(*, actor: Any, area_code: str, room: str = "", floor_area: Decimal | None = None,
-                   residents: int | None = None, legacy_ref: str | None = None) -> Premise:
+                   residents: int | None = None, legacy_ref: str | None = None,
+                   extra: Mapping[str, Any] | None = None, company_id: Any = None) -> Premise:
     with transaction.atomic(), audit_context(actor=actor, reason="create premise", source="service"):
         require(actor, "customers.add_premise")
+        extra_values = extras.extra_values_clean(actor=actor, entity="premise",
+                                                 company_ids=[company_id or _actor_company_id(actor)],
+                                                 values=extra or {})
         area = AddressArea.objects.filter(code=area_code).first()
         if area is None:
             raise DomainError("area_code", _("unknown address code %(code)s"), code=area_code)
@@ -215,7 +238,7 @@ def premise_create(*, actor: Any, area_code: str, room: str = "", floor_area: De
             premise_no=f"P{seq:010d}", area=area, district=chain["district"], street=chain.get("street"),
             community=chain.get("community"), building=chain.get("building"), room=room,
             address="".join(names) + (f"{room}室" if room else ""), floor_area=floor_area, residents=residents,
-            legacy_ref=legacy_ref or None)
+            legacy_ref=legacy_ref or None, extra=extra_values)
 
 
 def meter_register(*, actor: Any, node_id: int, serial: str, commodity: str, meter_type: str,
@@ -464,11 +487,21 @@ def _next_values(sequence: str, count: int) -> list[int]:
 
 
 def account_open_from_counter(*, actor: Any, customer_no: str, new_customer: CustomerInput, data: AccountInput,
-                              today: date) -> Account:
-    """The counter's open-account form: an existing customer by number, else the new customer's details."""
-    if customer_no:
-        customer = Customer.objects.filter(customer_no=customer_no).only("pk").first()
-        if customer is None:
-            raise DomainError("customer_no", _("unknown customer number %(no)s"), no=customer_no)
-        return account_open(actor=actor, customer_id=customer.pk, new_customer=None, data=data, today=today)
-    return account_open(actor=actor, customer_id=None, new_customer=new_customer, data=data, today=today)
+                              today: date, documents: Sequence[tuple[str, Any]] = ()) -> Account:
+    """The counter's open-account form: an existing customer by number, else the new customer's details.
+    An existing customer's extra fields filled in on the form are updated; ``documents`` ((kind,
+    uploaded file), …) are attached to the customer — all in one step (CUS-4)."""
+    with extras.files_discarded_on_error(), transaction.atomic():
+        if customer_no:
+            customer = Customer.objects.filter(customer_no=customer_no).only("pk").first()
+            if customer is None:
+                raise DomainError("customer_no", _("unknown customer number %(no)s"), no=customer_no)
+            account = account_open(actor=actor, customer_id=customer.pk, new_customer=None, data=data, today=today)
+            filled = {k: v for k, v in new_customer.extra.items() if not extrafields.is_blank(v)}
+            if filled:
+                extras.customer_extra_set(actor=actor, customer_id=customer.pk, values=filled, reason="open account")
+        else:
+            account = account_open(actor=actor, customer_id=None, new_customer=new_customer, data=data, today=today)
+        for kind, upload in documents:
+            extras.attachment_add(actor=actor, customer_id=account.customer_id, kind=kind, upload=upload)
+    return account

@@ -5,16 +5,27 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from ucis.customers import exchange, imports, selectors, services, tasks
-from ucis.customers.models import COMMODITIES, CUSTOMER_TYPES, DELIVERY_CHANNELS, ID_TYPES, PAYMENT_METHODS
+from ucis.customers import exchange, extras, imports, selectors, services, tasks
+from ucis.customers.models import (
+    ATTACHMENT_KINDS,
+    COMMODITIES,
+    CUSTOMER_TYPES,
+    DELIVERY_CHANNELS,
+    EXTRA_ENTITIES,
+    EXTRA_FIELD_TYPES,
+    ID_TYPES,
+    PAYMENT_METHODS,
+)
 from ucis.kernel.errors import DomainError
 from ucis.platform import audit
+from ucis.platform.downloads import stored_file_response
 from ucis.platform.exports import csv_response
 from ucis.platform.forms import apply_domain_error
 from ucis.platform.i18n import error_text
@@ -30,19 +41,30 @@ class SearchForm(forms.Form):
     kind = forms.ChoiceField(label=_("By"), choices=KIND_CHOICES, required=False)
 
 
+def extra_filters(params) -> dict[str, str]:
+    """``?extra.<code>=value`` query parameters → ``{code: value}`` (blank ones dropped)."""
+    return {k.removeprefix("extra."): v for k, v in params.items() if k.startswith("extra.") and v.strip()}
+
+
 @login_required
 @permission_required("customers.view_customer", raise_exception=True)
 def customer_search_page(request):
     form = SearchForm(request.GET or None)
+    extra = extra_filters(request.GET)
     results, error = [], None
-    if form.is_valid() and form.cleaned_data["q"]:
+    if form.is_valid() and (form.cleaned_data["q"] or extra):
         try:
             results = selectors.customer_search(actor=request.user, q=form.cleaned_data["q"],
-                                                kind=form.cleaned_data["kind"] or "auto")
+                                                kind=form.cleaned_data["kind"] or "auto", extra=extra)
         except DomainError as exc:
             error = error_text(exc)
-    template = "customers/_results.html" if request.htmx else "customers/search.html"
-    return render(request, template, {"form": form, "results": results, "error": error})
+    if request.htmx:
+        return render(request, "customers/_results.html", {"form": form, "results": results, "error": error,
+                                                           "extra": extra})
+    inputs = [{"definition": d, "value": extra.get(d.code, "")}
+              for d in selectors.extra_field_definitions_for_actor(actor=request.user, entity="customer")]
+    return render(request, "customers/search.html", {"form": form, "results": results, "error": error,
+                                                     "extra": extra, "extra_inputs": inputs})
 
 
 @login_required
@@ -76,17 +98,31 @@ class OpenAccountForm(forms.Form):
                                             widget=forms.CheckboxSelectMultiple)
     payment_method = forms.ChoiceField(label=_("payment method"), choices=PAYMENT_METHODS)
     bill_delivery = forms.ChoiceField(label=_("bill delivery"), choices=DELIVERY_CHANNELS)
+    id_scan = forms.FileField(label=_("ID document scan"), required=False,
+                              help_text=_("PDF, JPEG, PNG, WebP or TIFF."))
+    contract = forms.FileField(label=_("Contract"), required=False)
 
-    def __init__(self, *args, units=(), **kwargs):
+    def __init__(self, *args, units=(), customer_fields=(), premise_fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["node"].choices = [(u.pk, f"{u.code} {u.name}") for u in units]
+        # Required extra fields are checked by the service: an existing customer may leave them as they are.
+        self.fields.update(extra_form_fields(customer_fields, prefix="extra."))
+        self.fields.update(extra_form_fields(premise_fields, prefix="premise.extra."))
+
+    def extra_values(self, prefix: str) -> dict[str, str]:
+        return {name.removeprefix(prefix): value for name, value in self.cleaned_data.items()
+                if name.startswith(prefix)}
 
 
 @login_required
 @permission_required("customers.add_account", raise_exception=True)
 def account_open_page(request):
     units = selectors.account_units(actor=request.user)
-    form = OpenAccountForm(request.POST or None, units=units)
+    form = OpenAccountForm(request.POST or None, request.FILES or None, units=units,
+                           customer_fields=selectors.extra_field_definitions_for_actor(actor=request.user,
+                                                                                       entity="customer"),
+                           premise_fields=selectors.extra_field_definitions_for_actor(actor=request.user,
+                                                                                      entity="premise"))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -94,13 +130,15 @@ def account_open_page(request):
                 actor=request.user, customer_no=data["customer_no"].strip(),
                 new_customer=services.CustomerInput(
                     name=data["name"], customer_type=data["customer_type"] or "resident", phone=data["phone"],
-                    id_type=data["id_type"], id_number=data["id_number"]),
+                    id_type=data["id_type"], id_number=data["id_number"], extra=form.extra_values("extra.")),
                 data=services.AccountInput(
                     node_id=int(data["node"]), commodities=tuple(data["commodities"]),
                     new_premise=services.PremiseInput(area_code=data["area_code"].strip(), room=data["room"],
-                                                      floor_area=data["floor_area"], residents=data["residents"]),
+                                                      floor_area=data["floor_area"], residents=data["residents"],
+                                                      extra=form.extra_values("premise.extra.")),
                     payment_method=data["payment_method"], bill_delivery=data["bill_delivery"]),
-                today=timezone.localdate())
+                today=timezone.localdate(),
+                documents=[(kind, data[kind]) for kind in ("id_scan", "contract") if data.get(kind)])
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -207,3 +245,255 @@ def registry_export(request):
         response["Content-Disposition"] = f'attachment; filename="registry-{stamp}.xlsx"'
         return response
     return csv_response(f"registry-{stamp}.csv", exchange.EXPORT_HEADERS, rows)
+
+# --- extra fields and attachments (CUS-4) ---------------------------------------------------------
+
+
+def extra_form_fields(definitions, *, prefix: str = "extra.") -> dict:
+    """Form fields built from extra-field definitions, named ``<prefix><code>``. Values arrive as
+    text and are converted and checked by the service (one set of rules and messages); the widgets
+    only help: numbers, dates, selects, required marked."""
+    fields = {}
+    for d in definitions:
+        label = f"{d.label} *" if d.required else d.label
+        attrs = {}
+        if d.field_type == "date":
+            widget = forms.DateInput(attrs={"type": "date", "min": d.min_value or None, "max": d.max_value or None})
+        elif d.field_type in ("integer", "decimal"):
+            widget = forms.NumberInput(attrs={"step": "1" if d.field_type == "integer" else "any",
+                                              "min": d.min_value or None, "max": d.max_value or None})
+        elif d.field_type == "boolean":
+            widget = forms.Select(choices=[("", "—"), ("true", _("Yes")), ("false", _("No"))])
+        elif d.field_type == "choice":
+            widget = forms.Select(choices=[("", "—"), *[(c, c) for c in d.choices]])
+        else:
+            if d.max_value:
+                attrs["maxlength"] = d.max_value
+            widget = forms.TextInput(attrs=attrs)
+        fields[f"{prefix}{d.code}"] = forms.CharField(label=label, required=False, help_text=d.help_text,
+                                                      widget=widget, strip=False)
+    return fields
+
+
+def _initial(definitions, values, prefix="extra.") -> dict[str, str]:
+    initial = {}
+    for d in definitions:
+        value = values.get(d.code)
+        if value is not None:
+            initial[f"{prefix}{d.code}"] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return initial
+
+
+class ExtraValuesForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for the change"), required=False, max_length=200)
+
+    def __init__(self, *args, definitions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.update(extra_form_fields(definitions))
+        self.order_fields([f"extra.{d.code}" for d in definitions] + ["reason"])
+
+    def values(self) -> dict[str, str]:
+        return {k.removeprefix("extra."): v for k, v in self.cleaned_data.items() if k.startswith("extra.")}
+
+
+class AttachmentForm(forms.Form):
+    kind = forms.ChoiceField(label=_("kind"), choices=ATTACHMENT_KINDS)
+    file = forms.FileField(label=_("file"), required=False, help_text=_("PDF, JPEG, PNG, WebP or TIFF."))
+    note = forms.CharField(label=_("note"), required=False, max_length=200)
+
+
+class AttachmentDeleteForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+@login_required
+@permission_required("customers.change_customer", raise_exception=True)
+def customer_extra_edit(request, customer_id):
+    page = selectors.customer_extra_page(actor=request.user, customer_id=customer_id)
+    customer, definitions = page["customer"], page["definitions"]
+    form = ExtraValuesForm(request.POST or None, definitions=definitions,
+                           initial=_initial(definitions, customer.extra))
+    if request.method == "POST" and form.is_valid():
+        try:
+            extras.customer_extra_set(actor=request.user, customer_id=customer.pk, values=form.values(),
+                                      reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customer_detail", customer_id=customer.pk)
+    return render(request, "customers/extra_form.html", {"form": form, "customer": customer,
+                                                         "title": _("Extra fields")})
+
+
+@login_required
+@permission_required("customers.change_premise", raise_exception=True)
+def premise_extra_edit(request, premise_id):
+    page = selectors.premise_extra_page(actor=request.user, premise_id=premise_id)
+    premise, definitions = page["premise"], page["definitions"]
+    form = ExtraValuesForm(request.POST or None, definitions=definitions,
+                           initial=_initial(definitions, premise.extra))
+    back = request.GET.get("customer") or request.POST.get("customer") or ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            extras.premise_extra_set(actor=request.user, premise_id=premise.pk, values=form.values(),
+                                     reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            if back.isdigit():
+                return redirect("customer_detail", customer_id=int(back))
+            return redirect("customer_search")
+    return render(request, "customers/extra_form.html", {"form": form, "premise": premise, "back": back,
+                                                         "title": _("Extra fields of %(premise)s")
+                                                         % {"premise": premise.address}})
+
+
+@login_required
+@require_POST
+@permission_required("customers.add_customerattachment", raise_exception=True)
+def attachment_upload(request, customer_id):
+    customer = selectors.customer_get(actor=request.user, customer_id=customer_id)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            attachment = extras.attachment_add(actor=request.user, customer_id=customer.pk, kind=data["kind"],
+                                               upload=data["file"], note=data["note"])
+        except DomainError as exc:
+            messages.error(request, error_text(exc))
+        else:
+            messages.success(request, _("Attached %(name)s.") % {"name": attachment.original_name})
+    else:
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("customer_detail", customer_id=customer.pk)
+
+
+@login_required
+@permission_required("customers.view_customerattachment", raise_exception=True)
+def attachment_download(request, attachment_id):
+    attachment = extras.attachment_download(actor=request.user, attachment_id=attachment_id)
+    return stored_file_response(attachment.file, filename=attachment.original_name,
+                                content_type=attachment.content_type)
+
+
+@login_required
+@require_POST
+@permission_required("customers.delete_customerattachment", raise_exception=True)
+def attachment_delete(request, attachment_id):
+    attachment = selectors.attachment_get(actor=request.user, attachment_id=attachment_id)
+    form = AttachmentDeleteForm(request.POST)
+    if form.is_valid():
+        try:
+            extras.attachment_delete(actor=request.user, attachment_id=attachment.pk,
+                                     reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            messages.error(request, error_text(exc))
+        else:
+            messages.success(request, _("Deleted %(name)s.") % {"name": attachment.original_name})
+    else:
+        messages.error(request, _("Say why the attachment is deleted."))
+    return redirect("customer_detail", customer_id=attachment.customer_id)
+
+
+class ExtraFieldForm(forms.Form):
+    entity = forms.ChoiceField(label=_("applies to"), choices=EXTRA_ENTITIES)
+    company = forms.ChoiceField(label=_("company"), required=False)
+    code = forms.CharField(label=_("code"), max_length=40,
+                           help_text=_("Lower-case letters, digits and _; used in exports and searches."))
+    label = forms.CharField(label=_("label"), max_length=100)
+    field_type = forms.ChoiceField(label=_("type"), choices=EXTRA_FIELD_TYPES)
+    required = forms.BooleanField(label=_("required"), required=False)
+    choices = forms.CharField(label=_("choices"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text=_("For a choice field: one choice per line."))
+    min_value = forms.CharField(label=_("minimum"), required=False, max_length=40,
+                                help_text=_("Numbers: the smallest value; dates: YYYY-MM-DD; text: fewest characters."))
+    max_value = forms.CharField(label=_("maximum"), required=False, max_length=40)
+    pattern = forms.CharField(label=_("pattern (regular expression)"), required=False, max_length=200)
+    help_text = forms.CharField(label=_("help text"), required=False, max_length=200)
+    display_order = forms.IntegerField(label=_("display order"), min_value=0, max_value=32767, initial=0)
+    is_active = forms.BooleanField(label=_("active"), required=False, initial=True)
+    reason = forms.CharField(label=_("Reason for the change"), required=False, max_length=200)
+
+    FIXED = ("entity", "company", "code", "field_type")
+
+    def __init__(self, *args, companies=(), group_scope=False, definition=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        scopes = ([("", _("The whole group"))] if group_scope else []) + [(c.pk, c.name) for c in companies]
+        self.fields["company"].choices = scopes
+        if definition is not None:
+            for name in self.FIXED:
+                self.fields[name].disabled = True
+        else:
+            del self.fields["is_active"], self.fields["reason"]
+
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["choices"].splitlines() if line.strip()]
+
+
+@login_required
+@permission_required("customers.view_extrafielddefinition", raise_exception=True)
+def extra_field_list(request):
+    page = selectors.extra_field_admin_page(actor=request.user)
+    form = ExtraFieldForm(request.POST or None, companies=page["companies"], group_scope=page["group_scope"])
+    if request.method == "POST":
+        if not request.user.has_perm("customers.add_extrafielddefinition"):
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                definition = extras.extra_field_define(
+                    actor=request.user, company_id=int(data["company"]) if data["company"] else None,
+                    data=extras.ExtraFieldInput(
+                        entity=data["entity"], code=data["code"], label=data["label"], field_type=data["field_type"],
+                        required=data["required"], choices=form.choice_list(), min_value=data["min_value"],
+                        max_value=data["max_value"], pattern=data["pattern"], help_text=data["help_text"],
+                        display_order=data["display_order"] or 0))
+            except DomainError as exc:
+                apply_domain_error(form, exc)
+            else:
+                messages.success(request, _("Extra field %(field)s defined.") % {"field": definition})
+                return redirect("extra_field_list")
+    return render(request, "customers/extra_fields.html", {**page, "form": form})
+
+
+@login_required
+@permission_required("customers.change_extrafielddefinition", raise_exception=True)
+def extra_field_edit(request, extra_field_id):
+    definition = selectors.extra_field_get(actor=request.user, extra_field_id=extra_field_id)
+    form = ExtraFieldForm(request.POST or None, definition=definition, companies=[definition.company] if
+                          definition.company else [], group_scope=definition.company is None, initial={
+                              "entity": definition.entity, "company": definition.company_id or "",
+                              "code": definition.code, "label": definition.label,
+                              "field_type": definition.field_type, "required": definition.required,
+                              "choices": "\n".join(definition.choices), "min_value": definition.min_value,
+                              "max_value": definition.max_value, "pattern": definition.pattern,
+                              "help_text": definition.help_text, "display_order": definition.display_order,
+                              "is_active": definition.is_active})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            extras.extra_field_update(
+                actor=request.user, extra_field_id=definition.pk, reason=data["reason"], label=data["label"],
+                required=data["required"], choices=form.choice_list(), min_value=data["min_value"],
+                max_value=data["max_value"], pattern=data["pattern"], help_text=data["help_text"],
+                display_order=data["display_order"] or 0, is_active=data["is_active"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("extra_field_list")
+    return render(request, "customers/extra_field_form.html", {"form": form, "definition": definition})
+
+
+@login_required
+@permission_required("customers.export_customer", raise_exception=True)
+def customer_export(request):
+    """Customers the user sees (narrowed by ``?extra.<code>=value``) with one column per extra field."""
+    try:
+        export = selectors.customer_export(actor=request.user, extra=extra_filters(request.GET))
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("customer_search")
+    return csv_response("customers.csv", export["header"], export["rows"])

@@ -34,10 +34,11 @@ ROLE_CODES: tuple[str, ...] = tuple(code for code, _label in ROLES)
 
 _EVERY_STAFF = ("org.view_orgnode",)
 _VIEW_REGISTRY = ("customers.view_customer", "customers.view_account", "customers.view_premise",
-                  "customers.view_meter")
+                  "customers.view_meter", "customers.view_customerattachment")
 _EDIT_REGISTRY = ("customers.add_customer", "customers.change_customer", "customers.add_account",
                   "customers.change_account", "customers.add_premise", "customers.change_premise",
-                  "customers.add_meter", "customers.change_meter")
+                  "customers.add_meter", "customers.change_meter", "customers.add_customerattachment",
+                  "customers.delete_customerattachment")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -48,8 +49,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + ("customers.lookup_company",),
     DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
     MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user", "org.view_audit", "org.export_org",
-                                              "customers.view_sensitive", "customers.export_registry"),
+                                              "customers.view_sensitive", "customers.export_registry",
+                                              "customers.export_customer"),
     ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + ("customers.view_sensitive",) + (
+        "customers.export_customer", "customers.view_extrafielddefinition", "customers.add_extrafielddefinition",
+        "customers.change_extrafielddefinition",
+    ) + (
         "org.add_orgnode", "org.change_orgnode", "org.move_orgnode", "org.add_company",
         "org.view_user", "org.add_user", "org.change_user", "org.view_audit", "org.export_org",
     ),

@@ -10,7 +10,8 @@ from ucis.platform.i18n import problem_text
 
 def apply_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
     for problem in exc.problems:
-        name = problem.field.split("[")[0].split(".")[0]
+        # A form may name its fields like the problems do ("extra.<code>"); else the first part.
+        name = problem.field if problem.field in form.fields else problem.field.split("[")[0].split(".")[0]
         text = problem_text(problem)
         if name in form.fields:
             form.add_error(name, text)

@@ -48,10 +48,13 @@ def test_every_id_kwarg_is_registered_with_tenancy():
 
 
 @pytest.fixture
-def foreign_objects(org):
+def foreign_objects(org, settings, tmp_path):
     """For each registered model, an object inside branch A (invisible to branch B)."""
     from datetime import date
 
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ucis.customers import extras
     from ucis.customers import services as customer_services
     from ucis.customers.services import AccountInput, CustomerInput
     from ucis.platform.tenancy import SYSTEM
@@ -67,8 +70,15 @@ def foreign_objects(org):
     from ucis.customers import imports
 
     job = imports.import_job_create(actor=org.admin_a, content="户号,户名\n甲客户,甲客户\n".encode(), filename="甲客户.csv")
+    settings.MEDIA_ROOT = tmp_path
+    attachment = extras.attachment_add(actor=SYSTEM, customer_id=account.customer_id, kind="contract",
+                                       upload=SimpleUploadedFile("甲合同.pdf", b"%PDF-1.7\n%%EOF\n"))
+    # Company-level fields are administered at the company node or above: not from branch B.
+    field = extras.extra_field_define(actor=SYSTEM, company_id=org.water.pk, data=extras.ExtraFieldInput(
+        entity="customer", code="sweep_field", label="甲字段", field_type="text"))
     objects = {"org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
                "customers.Account": account, "customers.Premise": premise, "customers.Meter": meter,
+               "customers.CustomerAttachment": attachment, "customers.ExtraFieldDefinition": field,
                "customers.ImportJob": job}
     missing = set(ID_KWARGS.values()) - set(objects)
     assert not missing, f"add a branch-A object for {missing} to this fixture"
@@ -92,6 +102,7 @@ def test_foreign_ids_are_404_everywhere(org, login, foreign_objects):
             assert response.status_code in allowed, f"{method.upper()} {url} gave {response.status_code}"
             body = response.content.decode()
             assert "甲分公司" not in body and "admin.a" not in body and "甲客户" not in body, f"{url} leaked"
+            assert "甲合同" not in body and "甲字段" not in body and "%PDF" not in body, f"{url} leaked"
             checked += 1
     assert checked >= 15
 
