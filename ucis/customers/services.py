@@ -386,16 +386,16 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
     numbers = _next_values("customers_customer_no_seq", len(batch.customers))
     customer_by_key = dict(batch.known_customers)
     customer_rows = []
-    for cid, seq, row in zip(customer_ids, numbers, batch.customers, strict=True):
-        key, name, ctype, phone, id_type, id_number, grade = row[:7]
+    phones = _sealed([row[3] for row in batch.customers], kind="phone")
+    id_numbers = _sealed([row[5] for row in batch.customers], kind="id_number")
+    for cid, seq, row, (phone_token, phone_hash), (id_token, id_hash) in zip(
+            customer_ids, numbers, batch.customers, phones, id_numbers, strict=True):
+        key, name, ctype, _phone, id_type, _id_number, grade = row[:7]
         legacy_ref, email = _tail(row, 7, (None, ""))
         customer_by_key[key] = cid
         customer_rows.append((
             cid, rule.format(seq), name, identity.pinyin_initials(name), ctype, grade, "active", id_type,
-            crypto.encrypt(id_number) if id_number else "",
-            crypto.keyed_hash(id_number, kind="id_number") if id_number else "",
-            crypto.encrypt(phone) if phone else "", crypto.keyed_hash(phone, kind="phone") if phone else "",
-            email, legacy_ref, now, now))
+            id_token, id_hash, phone_token, phone_hash, email, legacy_ref, now, now))
     copy_rows("customers_customer", [
         "id", "customer_no", "name", "name_initials", "customer_type", "grade", "status", "id_type",
         "id_number", "id_number_hash", "phone", "phone_hash", "email", "legacy_ref", "created_at",
@@ -478,12 +478,15 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
             "categories": len(batch.categories), "appliances": len(batch.appliances)}
 
 
+def _sealed(values: list[str], *, kind: str) -> list[tuple[str, str]]:
+    """(token, keyed hash) per value, both empty for an empty value — encrypted in one batch."""
+    present = [v for v in values if v]
+    sealed = iter(zip(crypto.encrypt_many(present), crypto.keyed_hash_many(present, kind=kind), strict=True))
+    return [next(sealed) if v else ("", "") for v in values]
+
+
 def _next_values(sequence: str, count: int) -> list[int]:
-    if count <= 0:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
-        return [row[0] for row in cursor.fetchall()]
+    return bulk.sequence_block(sequence, count)
 
 
 def account_open_from_counter(*, actor: Any, customer_no: str, new_customer: CustomerInput, data: AccountInput,

@@ -7,11 +7,15 @@ import io
 import pytest
 from cryptography.fernet import Fernet
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, models
 from django.test.utils import isolate_apps
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from ucis.platform import crypto
 from ucis.platform.crypto import (
@@ -295,3 +299,21 @@ def test_key_cache_follows_settings(settings):
     settings.UCIS_FIELD_KEYS = [KEY_A]
     assert decrypt(token) == "x"
     assert crypto._fernets.cache_info().currsize <= 8
+
+
+@given(st.lists(st.text(max_size=40), max_size=30))
+@hypothesis_settings(max_examples=60, deadline=None)
+def test_encrypt_many_gives_fernet_tokens_of_the_current_key(texts):
+    tokens = crypto.encrypt_many(texts)
+    assert len(tokens) == len(texts)
+    current = Fernet(settings.UCIS_FIELD_KEYS[0])
+    assert [current.decrypt(t.encode()).decode() for t in tokens] == texts
+    assert [crypto.decrypt(t) for t in tokens] == texts
+    assert len(set(tokens)) == len(tokens)  # a fresh IV per value
+
+
+def test_keyed_hash_many_equals_keyed_hash():
+    values = ["13812345678", "", "11010519491231002X", "张三"]
+    assert crypto.keyed_hash_many(values, kind="phone") == [crypto.keyed_hash(v, kind="phone") for v in values]
+    with pytest.raises(ValueError):
+        crypto.keyed_hash_many(values, kind="")
