@@ -90,6 +90,10 @@ def customer_accounts(*, actor: Any, customer: Customer) -> QuerySet[Account]:
             .select_related("company", "node", "billing_premise"))
 
 
+def customer_account_list(*, actor: Any, customer_id: Any) -> QuerySet[Account]:
+    return customer_accounts(actor=actor, customer=customer_get(actor=actor, customer_id=customer_id)).order_by("pk")
+
+
 def customer_contact(*, actor: Any, customer: Customer) -> dict[str, str]:
     """Phone and ID number, masked unless the actor may see them in full."""
     full = actor.has_perm("customers.view_sensitive")

@@ -245,9 +245,20 @@ def premise_create(*, actor: Any, area_code: str, room: str = "", floor_area: De
 def meter_register(*, actor: Any, node_id: int, serial: str, commodity: str, meter_type: str,
                    dial_digits: int = 5, multiplier: Decimal = Decimal("1"), manufacturer: str = "",
                    model: str = "", size: str = "") -> Meter:
+    from ucis.customers.models import COMMODITIES, METER_TYPES
+
     serial = (serial or "").strip().upper()
+    problems: list[FieldProblem] = []
     if not serial:
-        raise DomainError("serial", _("is required"))
+        problems.append(FieldProblem("serial", _("is required")))
+    _choice(problems, "commodity", commodity, COMMODITIES)
+    _choice(problems, "meter_type", meter_type, METER_TYPES)
+    if not 3 <= dial_digits <= 10:
+        problems.append(FieldProblem("dial_digits", _("must be between %(low)s and %(high)s"), {"low": 3, "high": 10}))
+    if not multiplier > 0:
+        problems.append(FieldProblem("multiplier", _("must be greater than 0")))
+    if problems:
+        raise DomainError(problems=problems)
     with transaction.atomic(), audit_context(actor=actor, reason="register meter", source="service"):
         node = org_selectors.org_node_get(actor=actor, node_id=node_id)
         require(actor, "customers.add_meter")

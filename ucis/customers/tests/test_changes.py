@@ -237,3 +237,94 @@ def test_another_branch_cannot_replace_the_meter(org, installed):
                                replaced_date=date(2026, 6, 1), removal_reading="350", install_reading="0",
                                reason="x")
     assert Meter.objects.get(pk=meter.pk).status == "installed"
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+API = "/api/v1/registry"
+
+
+def call(client, method, url, body):
+    import json
+
+    return getattr(client, method)(API + url, data=json.dumps(body), content_type="application/json",
+                                   HTTP_ACCEPT_LANGUAGE="en")
+
+
+def test_api_changes_and_closes(org, login, account):
+    client = login(org.admin_b)
+    patched = call(client, "patch", f"/customers/{account.customer_id}", {"grade": "B", "reason": "年审"})
+    assert patched.status_code == 200 and patched.json()["grade"] == "B"
+    bad = call(client, "patch", f"/customers/{account.customer_id}", {"phone": "12", "reason": "x"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
+    assert call(client, "patch", f"/customers/{account.customer_id}", {"grade": "B"}).status_code == 422
+    listed = client.get(f"{API}/customers/{account.customer_id}/accounts").json()
+    assert [a["account_no"] for a in listed] == [account.account_no]
+    changed = call(client, "patch", f"/accounts/{account.pk}", {"deposit": "50.00", "reason": "补交押金"})
+    assert changed.status_code == 200 and changed.json()["deposit"] in ("50.00", 50.0, "50")
+    negative = call(client, "patch", f"/accounts/{account.pk}", {"deposit": "-5", "reason": "x"})
+    assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "deposit"
+    early = call(client, "post", f"/accounts/{account.pk}/close", {"closed_date": "2020-01-01", "reason": "x"})
+    assert early.status_code == 422 and early.json()["errors"][0]["field"] == "closed_date"
+    closed = call(client, "post", f"/accounts/{account.pk}/close", {"closed_date": "2026-12-31", "reason": "搬离"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert closed.json()["closed_date"] == "2026-12-31"
+
+
+def test_api_premises_and_meters(org, login, account):
+    client = login(org.admin_b)
+    premise = call(client, "post", "/premises", {"area_code": "D01-S01-C01-B03-U2", "room": "701"})
+    assert premise.status_code == 201 and premise.json()["address"].endswith("701室")
+    unknown = call(client, "post", "/premises", {"area_code": "NOPE"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "area_code"
+    body = {"node_id": org.station_b.pk, "serial": "api-1", "commodity": "water", "meter_type": "smart"}
+    old = call(client, "post", "/meters", body)
+    assert old.status_code == 201 and old.json()["serial"] == "API-1"
+    bad = call(client, "post", "/meters", {**body, "serial": "api-2", "commodity": "milk", "dial_digits": 20})
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"commodity", "dial_digits"}
+    new = call(client, "post", "/meters", {**body, "serial": "api-2"}).json()
+    point = account.agreements.get().service_point_id
+    installed = call(client, "post", f"/meters/{old.json()['id']}/install",
+                     {"service_point_id": point, "installed_date": "2026-01-01", "install_reading": "10"})
+    assert installed.status_code == 201, installed.content
+    low = call(client, "post", f"/meters/{old.json()['id']}/replace",
+               {"new_meter_id": new["id"], "replaced_date": "2026-05-01", "removal_reading": "5", "reason": "换表"})
+    assert low.status_code == 422 and low.json()["errors"][0]["field"] == "removal_reading"
+    replaced = call(client, "post", f"/meters/{old.json()['id']}/replace",
+                    {"new_meter_id": new["id"], "replaced_date": "2026-05-01", "removal_reading": "80",
+                     "reason": "换表"})
+    assert replaced.status_code == 201 and replaced.json()["meter_id"] == new["id"]
+    removed = call(client, "post", f"/meters/{new['id']}/remove",
+                   {"removed_date": "2026-08-01", "removal_reading": "30", "reason": "停用"})
+    assert removed.status_code == 200 and removed.json()["removed_date"] == "2026-08-01"
+    assert Meter.objects.get(pk=new["id"]).status == "removed"
+
+
+def test_api_writes_on_another_branchs_objects_are_404_and_change_nothing(org, login, account, installed):
+    meter, spare, point = installed
+    client = login(org.admin_a)
+    before = (snapshot(Customer, account.customer_id), snapshot(Account, account.pk),
+              list(MeterInstallation.objects.values()))
+    for method, url, body in [
+        ("patch", f"/customers/{account.customer_id}", {"name": "李四", "reason": "x"}),
+        ("get", f"/customers/{account.customer_id}/accounts", None),
+        ("patch", f"/accounts/{account.pk}", {"deposit": "1", "reason": "x"}),
+        ("post", f"/accounts/{account.pk}/close", {"closed_date": "2026-12-31", "reason": "x"}),
+        ("post", f"/meters/{meter.pk}/remove", {"removed_date": "2026-06-01", "removal_reading": "200",
+                                                "reason": "x"}),
+        ("post", f"/meters/{meter.pk}/replace", {"new_meter_id": spare.pk, "replaced_date": "2026-06-01",
+                                                 "removal_reading": "200", "reason": "x"}),
+        ("post", f"/meters/{spare.pk}/install", {"service_point_id": point.pk, "installed_date": "2026-06-01"}),
+    ]:
+        response = client.get(API + url) if method == "get" else call(client, method, url, body)
+        assert response.status_code == 404, (url, response.content)
+    meter_a = services.meter_register(actor=org.admin_a, node_id=org.station_a.pk, serial="A-1", commodity="water",
+                                      meter_type="smart")
+    # Branch B's service point is not branch A's to install on, even with A's own meter.
+    assert call(client, "post", f"/meters/{meter_a.pk}/install",
+                {"service_point_id": point.pk, "installed_date": "2026-06-01"}).status_code == 404
+    assert call(client, "post", "/meters", {"node_id": org.station_b.pk, "serial": "A-2", "commodity": "water",
+                                            "meter_type": "smart"}).status_code == 404
+    after = (snapshot(Customer, account.customer_id), snapshot(Account, account.pk),
+             list(MeterInstallation.objects.values()))
+    assert before == after
