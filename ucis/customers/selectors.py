@@ -118,6 +118,19 @@ def meter_get(*, actor: Any, meter_id: Any) -> Meter:
     return access_by_id(Meter.objects.select_related("node"), actor, meter_id, company_wide=_company_wide(actor))
 
 
+def meter_replace_page(*, actor: Any, meter_id: Any) -> dict[str, Any]:
+    """The meter being replaced, whose customer page to return to, and the spare meters that fit."""
+    meter = access_by_id(Meter.objects.all(), actor, meter_id)
+    current = (MeterInstallation.objects.filter(meter=meter, removed_date__isnull=True)
+               .select_related("service_point").first())
+    agreement = (ServiceAgreement.objects.filter(service_point=current.service_point).order_by("-active_from")
+                 .select_related("account").first() if current else None)
+    spares = (Meter.objects.visible_to(actor).filter(commodity=meter.commodity, status__in=("in_stock", "removed"))
+              .exclude(pk=meter.pk).order_by("serial"))
+    return {"meter": meter, "customer_id": agreement.account.customer_id if agreement else None,
+            "spares": list(spares[:500])}
+
+
 def customer_overview(*, actor: Any, customer_id: Any) -> dict[str, Any]:
     """Everything the detail page shows: accounts with their service points, premises, meters."""
     customer = customer_get(actor=actor, customer_id=customer_id)

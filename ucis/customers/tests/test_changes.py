@@ -328,3 +328,59 @@ def test_api_writes_on_another_branchs_objects_are_404_and_change_nothing(org, l
     after = (snapshot(Customer, account.customer_id), snapshot(Account, account.pk),
              list(MeterInstallation.objects.values()))
     assert before == after
+
+
+# --- screens -------------------------------------------------------------------------------------
+
+
+def test_edit_customer_page(org, login, account):
+    client = login(org.clerk_b)
+    detail = client.get(f"/customers/{account.customer_id}/").content.decode()
+    assert f"/customers/{account.customer_id}/edit/" in detail and f"/customers/accounts/{account.pk}/close/" in detail
+    page = client.get(f"/customers/{account.customer_id}/edit/").content.decode()
+    assert "138****5678" in page and "13812345678" not in page
+    form = {"name": "张三", "customer_type": "resident", "grade": "C", "phone": "138****5678", "email": "",
+            "id_type": "resident_id", "id_number": "110105********002X", "reason": "x"}
+    bad = client.post(f"/customers/{account.customer_id}/edit/", {**form, "name": "张三", "email": "nope"},
+                      HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 200 and "errorlist" in bad.content.decode()
+    ok = client.post(f"/customers/{account.customer_id}/edit/", {**form, "grade": "A", "reason": "年审"})
+    assert ok.status_code == 302
+    stored = Customer.objects.get(pk=account.customer_id)
+    # The masked numbers shown in the form were not written back.
+    assert (stored.grade, stored.phone, stored.id_number) == ("A", "13812345678", ID_NUMBER)
+
+
+def test_change_account_page(org, login, account):
+    client = login(org.admin_b)
+    assert client.get(f"/customers/accounts/{account.pk}/change/").status_code == 200
+    form = {"payment_method": "wechat", "bill_delivery": "sms", "deposit": "-3", "billing_address": "", "reason": "x"}
+    bad = client.post(f"/customers/accounts/{account.pk}/change/", form, HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 200 and "must be an amount" in bad.content.decode()
+    assert client.post(f"/customers/accounts/{account.pk}/change/", {**form, "deposit": "100"}).status_code == 302
+    assert Account.objects.get(pk=account.pk).deposit == Decimal("100")
+
+
+def test_close_account_page_asks_for_confirmation(org, login, account):
+    client = login(org.admin_b)
+    form = {"closed_date": "2026-12-31", "reason": "搬离"}
+    unconfirmed = client.post(f"/customers/accounts/{account.pk}/close/", form)
+    assert unconfirmed.status_code == 200 and Account.objects.get(pk=account.pk).status == "active"
+    early = client.post(f"/customers/accounts/{account.pk}/close/", {**form, "closed_date": "2020-01-01",
+                                                                      "confirm": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "must not be before the account was opened" in early.content.decode()
+    done = client.post(f"/customers/accounts/{account.pk}/close/", {**form, "confirm": "on"})
+    assert done.status_code == 302 and Account.objects.get(pk=account.pk).status == "closed"
+
+
+def test_replace_meter_page(org, login, installed):
+    meter, spare, _point = installed
+    client = login(org.admin_b)
+    page = client.get(f"/customers/meters/{meter.pk}/replace/").content.decode()
+    assert "NEW-1" in page
+    form = {"new_meter_id": spare.pk, "replaced_date": "2026-06-01", "removal_reading": "50", "install_reading": "0",
+            "reason": "周期换表"}
+    low = client.post(f"/customers/meters/{meter.pk}/replace/", form, HTTP_ACCEPT_LANGUAGE="en")
+    assert low.status_code == 200 and "must not be below the reading at install" in low.content.decode()
+    assert client.post(f"/customers/meters/{meter.pk}/replace/", {**form, "removal_reading": "300"}).status_code == 302
+    assert Meter.objects.get(pk=spare.pk).status == "installed"
