@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from ucis.customers import extras, imports, selectors, services, tasks
@@ -42,6 +42,8 @@ class AccountOut(Schema):
     deposit: Decimal
     status: str
     opened_date: date
+    closed_date: date | None
+    billing_premise_id: int | None
 
 
 class PremiseOut(Schema):
@@ -133,6 +135,146 @@ def premise_get(request: HttpRequest, premise_id: int):
 @router.get("/meters/{meter_id}", response={200: MeterOut, **ERRORS})
 def meter_get(request: HttpRequest, meter_id: int):
     return selectors.meter_get(actor=request.user, meter_id=meter_id)
+
+
+# --- changing and closing ------------------------------------------------------------------------
+
+
+class CustomerPatch(Schema):
+    """Only the fields given change; ``reason`` is kept in the audit trail."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    id_type: str | None = None
+    id_number: str | None = None
+    customer_type: str | None = None
+    grade: str | None = None
+    reason: str
+
+
+class AccountPatch(Schema):
+    payment_method: str | None = None
+    bill_delivery: str | None = None
+    deposit: Decimal | None = None
+    billing_premise_id: int | None = None
+    billing_address: str | None = None
+    reason: str
+
+
+class AccountCloseIn(Schema):
+    closed_date: date
+    reason: str
+
+
+class PremiseIn(Schema):
+    area_code: str
+    room: str = ""
+    floor_area: Decimal | None = Field(None, ge=0)
+    residents: int | None = Field(None, ge=0, le=32767)
+    extra: dict[str, Any] = {}
+
+
+class MeterIn(Schema):
+    node_id: int
+    serial: str
+    commodity: str
+    meter_type: str
+    dial_digits: int = 5
+    multiplier: Decimal = Decimal("1")
+    manufacturer: str = Field("", max_length=60)
+    model: str = Field("", max_length=60)
+    size: str = Field("", max_length=16)
+
+
+class MeterInstallIn(Schema):
+    service_point_id: int
+    installed_date: date
+    install_reading: Decimal = Decimal("0")
+
+
+class MeterRemoveIn(Schema):
+    removed_date: date
+    removal_reading: Decimal
+    reason: str
+
+
+class MeterReplaceIn(Schema):
+    new_meter_id: int
+    replaced_date: date
+    removal_reading: Decimal
+    install_reading: Decimal = Decimal("0")
+    reason: str
+
+
+class InstallationOut(Schema):
+    id: int
+    meter_id: int
+    service_point_id: int
+    installed_date: date
+    install_reading: Decimal
+    removed_date: date | None
+    removal_reading: Decimal | None
+    reason: str
+
+
+def _changes(payload: Schema) -> tuple[dict[str, Any], str]:
+    changes = payload.dict(exclude_unset=True)
+    return changes, changes.pop("reason")
+
+
+@router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERRORS})
+def customer_update(request: HttpRequest, customer_id: int, payload: CustomerPatch):
+    """Change a customer's details; an ID number another customer holds is refused."""
+    changes, reason = _changes(payload)
+    return _customer_out(request.user, services.customer_update(
+        actor=request.user, customer_id=customer_id, changes=changes, reason=reason, today=timezone.localdate()))
+
+
+@router.get("/customers/{customer_id}/accounts", response={200: list[AccountOut], **ERRORS})
+def customer_account_list(request: HttpRequest, customer_id: int):
+    return selectors.customer_account_list(actor=request.user, customer_id=customer_id)
+
+
+@router.patch("/accounts/{account_id}", response={200: AccountOut, **ERRORS})
+def account_update(request: HttpRequest, account_id: int, payload: AccountPatch):
+    changes, reason = _changes(payload)
+    return services.account_update(actor=request.user, account_id=account_id, changes=changes, reason=reason)
+
+
+@router.post("/accounts/{account_id}/close", response={200: AccountOut, **ERRORS})
+def account_close(request: HttpRequest, account_id: int, payload: AccountCloseIn):
+    """Close the account (销户): its service agreements end on ``closed_date`` (exclusive)."""
+    return services.account_close(actor=request.user, account_id=account_id, closed_date=payload.closed_date,
+                                   reason=payload.reason)
+
+
+@router.post("/premises", response={201: PremiseOut, **ERRORS})
+def premise_create(request: HttpRequest, payload: PremiseIn):
+    return Status(201, services.premise_create(actor=request.user, area_code=payload.area_code, room=payload.room,
+                                               floor_area=payload.floor_area, residents=payload.residents,
+                                               extra=payload.extra))
+
+
+@router.post("/meters", response={201: MeterOut, **ERRORS})
+def meter_register(request: HttpRequest, payload: MeterIn):
+    return Status(201, services.meter_register(actor=request.user, **payload.dict()))
+
+
+@router.post("/meters/{meter_id}/install", response={201: InstallationOut, **ERRORS})
+def meter_install(request: HttpRequest, meter_id: int, payload: MeterInstallIn):
+    return Status(201, services.meter_install(actor=request.user, meter_id=meter_id, **payload.dict()))
+
+
+@router.post("/meters/{meter_id}/remove", response={200: InstallationOut, **ERRORS})
+def meter_remove(request: HttpRequest, meter_id: int, payload: MeterRemoveIn):
+    return services.meter_remove(actor=request.user, meter_id=meter_id, **payload.dict())
+
+
+@router.post("/meters/{meter_id}/replace", response={201: InstallationOut, **ERRORS})
+def meter_replace(request: HttpRequest, meter_id: int, payload: MeterReplaceIn):
+    """Replace a meter (换表): the answer is the new meter's installation."""
+    return Status(201, services.meter_replace(actor=request.user, meter_id=meter_id, **payload.dict()))
 
 
 class ImportProblemOut(Schema):

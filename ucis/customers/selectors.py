@@ -90,6 +90,10 @@ def customer_accounts(*, actor: Any, customer: Customer) -> QuerySet[Account]:
             .select_related("company", "node", "billing_premise"))
 
 
+def customer_account_list(*, actor: Any, customer_id: Any) -> QuerySet[Account]:
+    return customer_accounts(actor=actor, customer=customer_get(actor=actor, customer_id=customer_id)).order_by("pk")
+
+
 def customer_contact(*, actor: Any, customer: Customer) -> dict[str, str]:
     """Phone and ID number, masked unless the actor may see them in full."""
     full = actor.has_perm("customers.view_sensitive")
@@ -112,6 +116,19 @@ def premise_get(*, actor: Any, premise_id: Any) -> Premise:
 
 def meter_get(*, actor: Any, meter_id: Any) -> Meter:
     return access_by_id(Meter.objects.select_related("node"), actor, meter_id, company_wide=_company_wide(actor))
+
+
+def meter_replace_page(*, actor: Any, meter_id: Any) -> dict[str, Any]:
+    """The meter being replaced, whose customer page to return to, and the spare meters that fit."""
+    meter = access_by_id(Meter.objects.all(), actor, meter_id)
+    current = (MeterInstallation.objects.filter(meter=meter, removed_date__isnull=True)
+               .select_related("service_point").first())
+    agreement = (ServiceAgreement.objects.filter(service_point=current.service_point).order_by("-active_from")
+                 .select_related("account").first() if current else None)
+    spares = (Meter.objects.visible_to(actor).filter(commodity=meter.commodity, status__in=("in_stock", "removed"))
+              .exclude(pk=meter.pk).order_by("serial"))
+    return {"meter": meter, "customer_id": agreement.account.customer_id if agreement else None,
+            "spares": list(spares[:500])}
 
 
 def customer_overview(*, actor: Any, customer_id: Any) -> dict[str, Any]:

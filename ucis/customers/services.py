@@ -13,6 +13,7 @@ from typing import Any
 import pgtrigger
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 
 from ucis.customers import extrafields, extras, identity, selectors
 from ucis.customers.models import (
@@ -244,9 +245,20 @@ def premise_create(*, actor: Any, area_code: str, room: str = "", floor_area: De
 def meter_register(*, actor: Any, node_id: int, serial: str, commodity: str, meter_type: str,
                    dial_digits: int = 5, multiplier: Decimal = Decimal("1"), manufacturer: str = "",
                    model: str = "", size: str = "") -> Meter:
+    from ucis.customers.models import COMMODITIES, METER_TYPES
+
     serial = (serial or "").strip().upper()
+    problems: list[FieldProblem] = []
     if not serial:
-        raise DomainError("serial", _("is required"))
+        problems.append(FieldProblem("serial", _("is required")))
+    _choice(problems, "commodity", commodity, COMMODITIES)
+    _choice(problems, "meter_type", meter_type, METER_TYPES)
+    if not 3 <= dial_digits <= 10:
+        problems.append(FieldProblem("dial_digits", _("must be between %(low)s and %(high)s"), {"low": 3, "high": 10}))
+    if not multiplier > 0:
+        problems.append(FieldProblem("multiplier", _("must be greater than 0")))
+    if problems:
+        raise DomainError(problems=problems)
     with transaction.atomic(), audit_context(actor=actor, reason="register meter", source="service"):
         node = org_selectors.org_node_get(actor=actor, node_id=node_id)
         require(actor, "customers.add_meter")
@@ -263,28 +275,291 @@ def meter_install(*, actor: Any, meter_id: int, service_point_id: int, installed
         meter = access_by_id(Meter, actor, meter_id, for_update=True)
         point = access_by_id(ServicePoint, actor, service_point_id)
         require(actor, "customers.change_meter")
-        if meter.commodity != point.commodity:
-            raise DomainError("meter_id", _("a %(meter)s meter cannot measure %(point)s"),
-                              meter=meter.commodity, point=point.commodity)
-        if meter.status in ("scrapped",):
-            raise DomainError("meter_id", _("meter %(serial)s is scrapped"), serial=meter.serial)
-        try:
-            with transaction.atomic():
-                installation = MeterInstallation.objects.create(meter=meter, service_point=point,
-                                                                installed_date=installed_date,
-                                                                install_reading=install_reading)
-        except IntegrityError as exc:
-            text = str(exc)
-            if "installation_meter_one_place" in text:
-                raise DomainError("meter_id", _("meter %(serial)s is installed elsewhere on that date"),
-                                  serial=meter.serial) from exc
-            if "installation_point_one_meter" in text:
-                raise DomainError("service_point_id", _("the service point already has a meter on that date; "
-                                                        "replace it instead")) from exc
-            raise
-        meter.status = "installed"
-        meter.save(update_fields=["status", "updated_at"])
+        return _install(meter, point, installed_date=installed_date, install_reading=install_reading)
+
+
+def _install(meter: Meter, point: ServicePoint, *, installed_date: date, install_reading: Decimal) -> MeterInstallation:
+    if meter.commodity != point.commodity:
+        raise DomainError("meter_id", _("a %(meter)s meter cannot measure %(point)s"),
+                          meter=meter.commodity, point=point.commodity)
+    if meter.status in ("scrapped",):
+        raise DomainError("meter_id", _("meter %(serial)s is scrapped"), serial=meter.serial)
+    if install_reading < 0:
+        raise DomainError("install_reading", _("must not be negative"))
+    try:
+        with transaction.atomic():
+            installation = MeterInstallation.objects.create(meter=meter, service_point=point,
+                                                            installed_date=installed_date,
+                                                            install_reading=install_reading)
+    except IntegrityError as exc:
+        text = str(exc)
+        if "installation_meter_one_place" in text:
+            raise DomainError("meter_id", _("meter %(serial)s is installed elsewhere on that date"),
+                              serial=meter.serial) from exc
+        if "installation_point_one_meter" in text:
+            raise DomainError("service_point_id", _("the service point already has a meter on that date; "
+                                                    "replace it instead")) from exc
+        raise
+    meter.status = "installed"
+    meter.save(update_fields=["status", "updated_at"])
     return installation
+
+
+# --- changing and closing (CUS-1, CUS-2, MTR-1) -------------------------------------------------
+
+CUSTOMER_CHANGEABLE = ("name", "phone", "email", "id_type", "id_number", "customer_type", "grade")
+ACCOUNT_CHANGEABLE = ("payment_method", "bill_delivery", "deposit", "billing_premise_id", "billing_address")
+
+
+def _reason_required(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("reason", _("say why (it is kept in the audit trail)"))
+    return reason
+
+
+def _unknown_keys(changes: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise DomainError(problems=[FieldProblem(key, _("%(field)s cannot be changed here"), {"field": key})
+                                    for key in unknown])
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _choice(problems: list[FieldProblem], key: str, value: Any, choices: Sequence[tuple[str, Any]]) -> str:
+    text = _text(value)
+    if text not in {code for code, _label in choices}:
+        problems.append(FieldProblem(key, _("unknown value %(value)s"), {"value": text}))
+    return text
+
+
+def _customer_changes(customer: Customer, changes: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    """The column values ``changes`` lead to (hashes and initials kept in step), only those that differ."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from ucis.customers.models import CUSTOMER_TYPES, GRADES, ID_TYPES
+
+    problems: list[FieldProblem] = []
+    values: dict[str, Any] = {}
+
+    def check(key: str, fn: Any) -> None:
+        try:
+            values[key] = fn()
+        except DomainError as exc:
+            problems.extend(exc.problems)
+
+    if "name" in changes:
+        check("name", lambda: identity.normalise_name(_text(changes["name"])))
+    if "phone" in changes:
+        check("phone", lambda: identity.validate_phone(_text(changes["phone"])) if _text(changes["phone"]) else "")
+    if "email" in changes:
+        values["email"] = _text(changes["email"])
+        if values["email"]:
+            try:
+                validate_email(values["email"])
+            except ValidationError:
+                problems.append(FieldProblem("email", _("is not an email address")))
+    if "customer_type" in changes:
+        values["customer_type"] = _choice(problems, "customer_type", changes["customer_type"], CUSTOMER_TYPES)
+    if "grade" in changes:
+        values["grade"] = _choice(problems, "grade", changes["grade"], GRADES)
+    if "id_type" in changes or "id_number" in changes:
+        id_type = _text(changes.get("id_type", customer.id_type))
+        raw_number = _text(changes.get("id_number", customer.id_number))
+        if id_type:
+            _choice(problems, "id_type", id_type, ID_TYPES)
+        values["id_type"] = id_type
+        if raw_number and not id_type:
+            problems.append(FieldProblem("id_type", _("say which kind of ID document the number is")))
+        check("id_number", lambda: identity.validate_resident_id(raw_number, on_date=today)
+              if id_type == "resident_id" and raw_number else raw_number)
+    if problems:
+        raise DomainError(problems=problems)
+    current = {key: getattr(customer, key) or "" for key in values}
+    changed = {key: value for key, value in values.items() if value != current[key]}
+    if "name" in changed:
+        changed["name_initials"] = identity.pinyin_initials(changed["name"])
+    if "phone" in changed:
+        changed["phone_hash"] = crypto.keyed_hash(changed["phone"], kind="phone") if changed["phone"] else ""
+    if "id_number" in changed:
+        number = changed["id_number"]
+        changed["id_number_hash"] = crypto.keyed_hash(number, kind="id_number") if number else ""
+    return changed
+
+
+def customer_update(*, actor: Any, customer_id: Any, changes: Mapping[str, Any], reason: str,
+                    today: date) -> Customer:
+    """Change a customer's details (name, phone, email, ID document, type, grade), validated as at
+    registration. An ID number another customer holds is refused. Nothing is written when nothing
+    differs."""
+    _unknown_keys(changes, CUSTOMER_CHANGEABLE)
+    reason = _reason_required(reason)
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="service"):
+        customer = access_by_id(Customer.objects.all(), actor, customer_id, for_update=True,
+                                company_wide=selectors._company_wide(actor))
+        require(actor, "customers.change_customer")
+        changed = _customer_changes(customer, changes, today=today)
+        if not changed:
+            return customer
+        if changed.get("id_number_hash") and Customer.objects.filter(
+                id_number_hash=changed["id_number_hash"]).exclude(pk=customer.pk).exists():
+            raise DomainError("id_number", _("another customer holds this ID number"))
+        for key, value in changed.items():
+            setattr(customer, key, value)
+        customer.save(update_fields=[*changed, "updated_at"])
+    return customer
+
+
+def account_update(*, actor: Any, account_id: Any, changes: Mapping[str, Any], reason: str) -> Account:
+    """Change how an open account pays and gets its bills, its deposit, or where bills go (a billing
+    premise brings its address unless ``billing_address`` is given too)."""
+    from ucis.customers.models import DELIVERY_CHANNELS, PAYMENT_METHODS
+
+    _unknown_keys(changes, ACCOUNT_CHANGEABLE)
+    reason = _reason_required(reason)
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="service"):
+        account = access_by_id(Account.objects.all(), actor, account_id, for_update=True)
+        require(actor, "customers.change_account")
+        if account.status == "closed":
+            raise DomainError("status", _("account %(no)s is closed"), no=account.account_no)
+        problems: list[FieldProblem] = []
+        values: dict[str, Any] = {}
+        if "payment_method" in changes:
+            values["payment_method"] = _choice(problems, "payment_method", changes["payment_method"], PAYMENT_METHODS)
+        if "bill_delivery" in changes:
+            values["bill_delivery"] = _choice(problems, "bill_delivery", changes["bill_delivery"], DELIVERY_CHANNELS)
+        if "deposit" in changes:
+            try:
+                deposit = Decimal(_text(changes["deposit"]))
+            except ArithmeticError:
+                problems.append(FieldProblem("deposit", _("is not an amount")))
+            else:
+                if not deposit.is_finite() or deposit < 0 or deposit != deposit.quantize(Decimal("0.01")) \
+                        or deposit >= Decimal("1e10"):
+                    problems.append(FieldProblem("deposit", _("must be an amount of at least 0 in yuan and fen")))
+                else:
+                    values["deposit"] = deposit
+        if changes.get("billing_premise_id") not in (None, ""):
+            premise = Premise.objects.filter(pk=changes["billing_premise_id"]).first() \
+                if str(changes["billing_premise_id"]).isdigit() else None
+            if premise is None:
+                problems.append(FieldProblem("billing_premise_id", _("unknown premise %(id)s"),
+                                             {"id": changes["billing_premise_id"]}))
+            else:
+                values["billing_premise_id"] = premise.pk
+                values["billing_address"] = premise.address
+        if "billing_address" in changes:
+            values["billing_address"] = _text(changes["billing_address"])
+            if len(values["billing_address"]) > 200:
+                problems.append(FieldProblem("billing_address", _("at most %(n)s characters"), {"n": 200}))
+        if problems:
+            raise DomainError(problems=problems)
+        changed = {key: value for key, value in values.items() if value != getattr(account, key)}
+        if changed:
+            for key, value in changed.items():
+                setattr(account, key, value)
+            account.save(update_fields=[*changed, "updated_at"])
+    return account
+
+
+def account_close(*, actor: Any, account_id: Any, closed_date: date, reason: str) -> Account:
+    """Close an account (销户): every service agreement still running on ``closed_date`` ends then
+    (``active_to`` is exclusive, so the account is billed up to the day before).
+
+    Refused for an account already closed, a date before it was opened, or a date not after the
+    start of one of its agreements. Balances do not exist yet: the ledger issue adds the rule
+    that the balance must be zero (and the deposit refunded) before an account closes."""
+    reason = _reason_required(reason)
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="service"):
+        account = access_by_id(Account.objects.all(), actor, account_id, for_update=True)
+        require(actor, "customers.change_account")
+        if account.status == "closed":
+            raise DomainError("status", _("account %(no)s is already closed"), no=account.account_no)
+        if closed_date < account.opened_date:
+            raise DomainError("closed_date", _("must not be before the account was opened (%(date)s)"),
+                              date=account.opened_date.isoformat())
+        running = list(ServiceAgreement.objects.select_for_update().filter(account=account).filter(
+            Q(active_to__isnull=True) | Q(active_to__gt=closed_date)).select_related("service_point"))
+        for agreement in running:
+            if closed_date <= agreement.active_from:
+                raise DomainError("closed_date", _("the %(commodity)s agreement starts on %(date)s; close the "
+                                                   "account after that day"),
+                                  commodity=agreement.service_point.commodity,
+                                  date=agreement.active_from.isoformat())
+        for agreement in running:
+            agreement.active_to = closed_date
+            agreement.save(update_fields=["active_to"])
+        account.status, account.closed_date = "closed", closed_date
+        account.save(update_fields=["status", "closed_date", "updated_at"])
+    return account
+
+
+def _meter_reading(value: Any, field_name: str) -> Decimal:
+    try:
+        reading = Decimal(_text(value))
+    except ArithmeticError:
+        raise DomainError(field_name, _("is not a meter reading")) from None
+    if not reading.is_finite() or reading < 0 or reading != reading.quantize(Decimal("0.01")) \
+            or reading >= Decimal("1e12"):
+        raise DomainError(field_name, _("is not a meter reading"))
+    return reading
+
+
+def _remove(meter: Meter, *, removed_date: date, removal_reading: Any, reason: str) -> MeterInstallation:
+    reading = _meter_reading(removal_reading, "removal_reading")
+    installation = (MeterInstallation.objects.select_for_update().filter(meter=meter, removed_date__isnull=True)
+                    .select_related("service_point").first())
+    if installation is None:
+        raise DomainError("meter_id", _("meter %(serial)s is not installed"), serial=meter.serial)
+    if removed_date < installation.installed_date:
+        raise DomainError("removed_date", _("must not be before the meter was installed (%(date)s)"),
+                          date=installation.installed_date.isoformat())
+    if reading < installation.install_reading:
+        raise DomainError("removal_reading", _("must not be below the reading at install (%(reading)s)"),
+                          reading=installation.install_reading)
+    installation.removed_date, installation.removal_reading = removed_date, reading
+    installation.reason = reason[:100]
+    installation.save(update_fields=["removed_date", "removal_reading", "reason"])
+    meter.status = "removed"
+    meter.save(update_fields=["status", "updated_at"])
+    return installation
+
+
+def meter_remove(*, actor: Any, meter_id: Any, removed_date: date, removal_reading: Any,
+                 reason: str) -> MeterInstallation:
+    """Take an installed meter off its service point with its final reading."""
+    reason = _reason_required(reason)
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="service"):
+        meter = access_by_id(Meter, actor, meter_id, for_update=True)
+        require(actor, "customers.change_meter")
+        return _remove(meter, removed_date=removed_date, removal_reading=removal_reading, reason=reason)
+
+
+def meter_replace(*, actor: Any, meter_id: Any, new_meter_id: Any, replaced_date: date, removal_reading: Any,
+                  install_reading: Any, reason: str) -> MeterInstallation:
+    """Replace a meter (换表): the old one comes off with its final reading and the new one goes on
+    the same service point on the same day — both or neither."""
+    reason = _reason_required(reason)
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="service"):
+        meter = access_by_id(Meter, actor, meter_id, for_update=True)
+        new_meter = access_by_id(Meter, actor, new_meter_id, for_update=True)
+        require(actor, "customers.change_meter")
+        if new_meter.pk == meter.pk:
+            raise DomainError("new_meter_id", _("choose another meter than the one taken off"))
+        start = _meter_reading(install_reading, "install_reading")
+        if new_meter.status == "installed":
+            raise DomainError("new_meter_id", _("meter %(serial)s is installed elsewhere"), serial=new_meter.serial)
+        old = _remove(meter, removed_date=replaced_date, removal_reading=removal_reading, reason=reason)
+        try:
+            return _install(new_meter, old.service_point, installed_date=replaced_date, install_reading=start)
+        except DomainError as exc:
+            # Problems of the meter going on are about the new meter, not the one named in the URL.
+            raise DomainError(problems=[p.at("new_meter_id") if p.field in ("meter_id", "service_point_id") else p
+                                        for p in exc.problems]) from exc
 
 
 # --- bulk load (demo city now; legacy-system migration builds on it) ---------------------------

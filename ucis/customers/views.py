@@ -20,6 +20,7 @@ from ucis.customers.models import (
     DELIVERY_CHANNELS,
     EXTRA_ENTITIES,
     EXTRA_FIELD_TYPES,
+    GRADES,
     ID_TYPES,
     PAYMENT_METHODS,
 )
@@ -497,3 +498,138 @@ def customer_export(request):
         messages.error(request, error_text(exc))
         return redirect("customer_search")
     return csv_response("customers.csv", export["header"], export["rows"])
+
+
+# --- changing and closing -------------------------------------------------------------------------
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200, help_text=_("Kept in the audit trail."))
+
+
+class CustomerEditForm(ReasonForm):
+    name = forms.CharField(label=_("Name"))
+    customer_type = forms.ChoiceField(label=_("customer type"), choices=CUSTOMER_TYPES)
+    grade = forms.ChoiceField(label=_("grade"), choices=GRADES)
+    phone = forms.CharField(label=_("Phone"), required=False)
+    email = forms.CharField(label=_("email"), required=False)
+    id_type = forms.ChoiceField(label=_("ID document type"), choices=[("", "—"), *ID_TYPES], required=False)
+    id_number = forms.CharField(label=_("ID number"), required=False)
+    field_order = ["name", "customer_type", "grade", "phone", "email", "id_type", "id_number", "reason"]
+
+
+class AccountChangeForm(ReasonForm):
+    payment_method = forms.ChoiceField(label=_("payment method"), choices=PAYMENT_METHODS)
+    bill_delivery = forms.ChoiceField(label=_("bill delivery"), choices=DELIVERY_CHANNELS)
+    deposit = forms.DecimalField(label=_("deposit"), decimal_places=2, max_digits=12)
+    billing_address = forms.CharField(label=_("billing address"), max_length=200, required=False)
+    field_order = ["payment_method", "bill_delivery", "deposit", "billing_address", "reason"]
+
+
+class AccountCloseForm(ReasonForm):
+    closed_date = forms.DateField(label=_("closed"), widget=forms.DateInput(attrs={"type": "date"}),
+                                  help_text=_("Service agreements end on this day (it is not billed)."))
+    confirm = forms.BooleanField(label=_("Yes, close this account"))
+    field_order = ["closed_date", "reason", "confirm"]
+
+
+class MeterReplaceForm(ReasonForm):
+    new_meter_id = forms.TypedChoiceField(label=_("New meter"), coerce=int)
+    replaced_date = forms.DateField(label=_("Replaced on"), widget=forms.DateInput(attrs={"type": "date"}))
+    removal_reading = forms.DecimalField(label=_("reading at removal"), decimal_places=2, max_digits=14)
+    install_reading = forms.DecimalField(label=_("reading at install"), decimal_places=2, max_digits=14,
+                                         initial=0)
+    field_order = ["new_meter_id", "replaced_date", "removal_reading", "install_reading", "reason"]
+
+    def __init__(self, *args, spares=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_meter_id"].choices = [(m.pk, f"{m.serial} {m.get_meter_type_display()}") for m in spares]
+
+
+def _changed(form: forms.Form) -> dict:
+    # Only what the clerk touched: masked phone/ID numbers shown in the form are never written back.
+    return {name: form.cleaned_data[name] for name in form.changed_data if name != "reason"}
+
+
+def _change_page(request, form, *, title, customer_id, testid):
+    return render(request, "customers/change_form.html", {"form": form, "title": title, "customer_id": customer_id,
+                                                          "testid": testid})
+
+
+@login_required
+@permission_required("customers.change_customer", raise_exception=True)
+def customer_edit(request, customer_id):
+    customer = selectors.customer_get(actor=request.user, customer_id=customer_id)
+    contact = selectors.customer_contact(actor=request.user, customer=customer)
+    form = CustomerEditForm(request.POST or None, initial={
+        "name": customer.name, "customer_type": customer.customer_type, "grade": customer.grade,
+        "email": customer.email, "id_type": customer.id_type, **contact})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(actor=request.user, customer_id=customer.pk, changes=_changed(form),
+                                     reason=form.cleaned_data["reason"], today=timezone.localdate())
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customer_detail", customer_id=customer.pk)
+    return _change_page(request, form, title=_("Edit %(customer)s") % {"customer": customer.name},
+                        customer_id=customer.pk, testid="customer-edit")
+
+
+@login_required
+@permission_required("customers.change_account", raise_exception=True)
+def account_change(request, account_id):
+    account = selectors.account_get(actor=request.user, account_id=account_id)
+    form = AccountChangeForm(request.POST or None, initial={
+        "payment_method": account.payment_method, "bill_delivery": account.bill_delivery,
+        "deposit": account.deposit, "billing_address": account.billing_address})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_update(actor=request.user, account_id=account.pk, changes=_changed(form),
+                                    reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customer_detail", customer_id=account.customer_id)
+    return _change_page(request, form, title=_("Change account %(no)s") % {"no": account.account_no},
+                        customer_id=account.customer_id, testid="account-change")
+
+
+@login_required
+@permission_required("customers.change_account", raise_exception=True)
+def account_close(request, account_id):
+    account = selectors.account_get(actor=request.user, account_id=account_id)
+    form = AccountCloseForm(request.POST or None, initial={"closed_date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_close(actor=request.user, account_id=account.pk,
+                                   closed_date=form.cleaned_data["closed_date"], reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Account %(no)s closed.") % {"no": account.account_no})
+            return redirect("customer_detail", customer_id=account.customer_id)
+    return _change_page(request, form, title=_("Close account %(no)s") % {"no": account.account_no},
+                        customer_id=account.customer_id, testid="account-close")
+
+
+@login_required
+@permission_required("customers.change_meter", raise_exception=True)
+def meter_replace(request, meter_id):
+    page = selectors.meter_replace_page(actor=request.user, meter_id=meter_id)
+    form = MeterReplaceForm(request.POST or None, spares=page["spares"], initial={"replaced_date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.meter_replace(actor=request.user, meter_id=page["meter"].pk, new_meter_id=data["new_meter_id"],
+                                   replaced_date=data["replaced_date"], removal_reading=data["removal_reading"],
+                                   install_reading=data["install_reading"], reason=data["reason"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Meter replaced."))
+            return redirect("customer_detail", customer_id=page["customer_id"])
+    return _change_page(request, form, title=_("Replace meter %(serial)s") % {"serial": page["meter"].serial},
+                        customer_id=page["customer_id"], testid="meter-replace")
