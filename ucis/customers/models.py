@@ -62,7 +62,8 @@ class AddressArea(models.Model):
         verbose_name = _("address area")
         verbose_name_plural = _("address areas")
         indexes = [models.Index(OpClass("path", name="varchar_pattern_ops"), name="addressarea_path_prefix"),
-                   models.Index(fields=["parent", "name"])]
+                   models.Index(fields=["parent", "name"]),
+                   models.Index(OpClass("name", name="varchar_pattern_ops"), name="addressarea_name_prefix")]
         constraints = [
             models.CheckConstraint(condition=Q(level__in=[lv for lv, _l in ADDRESS_LEVELS]),
                                    name="addressarea_level_valid"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from ucis.customers import exchange, extrafields, identity
 from ucis.customers.models import (
@@ -72,12 +72,20 @@ def customer_search(*, actor: Any, q: str, kind: str = "auto", limit: int = 50,
                                                      service_point__agreements__account__customer=OuterRef("pk"))
         qs = qs.filter(Exists(installed))
     elif kind == "address":
-        areas = AddressArea.objects.filter(name__startswith=q, level__in=("community", "building", "street"))
-        premises = Premise.objects.filter(Q(community__in=areas) | Q(building__in=areas) | Q(street__in=areas))
-        # Driven from the address side (the accounts' premises) and not sorted: a common community
-        # name matches thousands of households; sorting them all before the limit made it slow.
-        holders = Account.objects.filter(billing_premise__in=premises.values("pk"))
-        return list(qs.filter(pk__in=holders.values("customer_id"))[:limit])
+        # Driven from the matching address areas through the premises' level columns and the
+        # accounts' billing premise — each step an index — with the area ids as literals, so the
+        # planner walks nested loops and stops at the limit; not sorted (a common community name
+        # matches thousands of households). One OR across the levels would scan every premise.
+        areas = list(AddressArea.objects.filter(name__startswith=q, level__in=("building", "community", "street"))
+                     .values_list("pk", "level")[:200])
+        accounts = Account.objects.visible_to(actor, company_wide=_company_wide(actor))
+        found: dict[int, None] = {}
+        for level in ("building", "community", "street"):
+            ids = [pk for pk, area_level in areas if area_level == level]
+            if ids and len(found) < limit:
+                found.update(dict.fromkeys(accounts.filter(**{f"billing_premise__{level}_id__in": ids})
+                                           .values_list("customer_id", flat=True)[:limit * 3]))
+        return list(qs.filter(pk__in=list(found)[:limit]))
     return list(qs.order_by("customer_no")[:limit])
 
 
