@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/<int:account_id>/change/", views.account_change, name="account_change"),
     path("accounts/<int:account_id>/close/", views.account_close, name="account_close"),
     path("meters/<int:meter_id>/replace/", views.meter_replace, name="meter_replace"),
+    path("meters/<int:meter_id>/remove/", views.meter_remove, name="meter_remove"),
     path("<int:customer_id>/history/", views.customer_history, name="customer_history"),
     path("<int:customer_id>/extra/", views.customer_extra_edit, name="customer_extra_edit"),
     path("<int:customer_id>/attachments/", views.attachment_upload, name="attachment_upload"),

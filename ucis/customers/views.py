@@ -546,6 +546,12 @@ class MeterReplaceForm(ReasonForm):
         self.fields["new_meter_id"].choices = [(m.pk, f"{m.serial} {m.get_meter_type_display()}") for m in spares]
 
 
+class MeterRemoveForm(ReasonForm):
+    removed_date = forms.DateField(label=_("removed"), widget=forms.DateInput(attrs={"type": "date"}))
+    removal_reading = forms.DecimalField(label=_("reading at removal"), decimal_places=2, max_digits=14)
+    field_order = ["removed_date", "removal_reading", "reason"]
+
+
 def _changed(form: forms.Form) -> dict:
     # Only what the clerk touched: masked phone/ID numbers shown in the form are never written back.
     return {name: form.cleaned_data[name] for name in form.changed_data if name != "reason"}
@@ -633,3 +639,24 @@ def meter_replace(request, meter_id):
             return redirect("customer_detail", customer_id=page["customer_id"])
     return _change_page(request, form, title=_("Replace meter %(serial)s") % {"serial": page["meter"].serial},
                         customer_id=page["customer_id"], testid="meter-replace")
+
+
+@login_required
+@permission_required("customers.change_meter", raise_exception=True)
+def meter_remove(request, meter_id):
+    page = selectors.meter_replace_page(actor=request.user, meter_id=meter_id)
+    form = MeterRemoveForm(request.POST or None, initial={"removed_date": timezone.localdate()})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.meter_remove(actor=request.user, meter_id=page["meter"].pk, removed_date=data["removed_date"],
+                                  removal_reading=data["removal_reading"], reason=data["reason"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            messages.success(request, _("Meter removed."))
+            if page["customer_id"]:
+                return redirect("customer_detail", customer_id=page["customer_id"])
+            return redirect("customer_search")
+    return _change_page(request, form, title=_("Remove meter %(serial)s") % {"serial": page["meter"].serial},
+                        customer_id=page["customer_id"], testid="meter-remove")

@@ -384,3 +384,18 @@ def test_replace_meter_page(org, login, installed):
     assert low.status_code == 200 and "must not be below the reading at install" in low.content.decode()
     assert client.post(f"/customers/meters/{meter.pk}/replace/", {**form, "removal_reading": "300"}).status_code == 302
     assert Meter.objects.get(pk=spare.pk).status == "installed"
+
+
+def test_remove_meter_page(org, login, installed):
+    meter, _spare, _point = installed
+    client = login(org.admin_b)
+    detail = client.get(f"/customers/{installed[2].premise.service_points.get().agreements.get().account.customer_id}/")
+    assert f"/customers/meters/{meter.pk}/remove/" in detail.content.decode()
+    form = {"removed_date": "2026-06-01", "removal_reading": "50", "reason": "用户报停拆表"}
+    low = client.post(f"/customers/meters/{meter.pk}/remove/", form, HTTP_ACCEPT_LANGUAGE="en")
+    assert low.status_code == 200 and "must not be below the reading at install" in low.content.decode()
+    assert Meter.objects.get(pk=meter.pk).status == "installed"
+    assert client.post(f"/customers/meters/{meter.pk}/remove/", {**form, "removal_reading": "180"}).status_code == 302
+    assert Meter.objects.get(pk=meter.pk).status == "removed"
+    assert client.get(f"/customers/meters/{meter.pk}/remove/", HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+    assert login(org.admin_a).get(f"/customers/meters/{meter.pk}/remove/").status_code == 404
