@@ -6,7 +6,7 @@ Each household's exact share is ``cost × weight / total weight``; it is rounded
 (the rule of ``ucis.kernel.money.round_yuan``, applied here to exact fractions). Rounding can leave
 the shares a few fen off the cost, so the difference is settled one fen at a time: missing fen go to
 the households whose exact share lost most in rounding, surplus fen are taken from those whose share
-gained most; ties go by household id. The shares therefore always add up to the cost exactly.
+gained most; ties go by household id, the lowest ids keeping the odd fen. The shares therefore always add up to the cost exactly.
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ def apportion(cost: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, Deci
     gap = cost_fen - sum(shares.values())
     if gap:
         step = 1 if gap > 0 else -1
-        # Lost most in rounding first when fen are missing; gained most first when there are too many.
-        order = sorted(exact, key=lambda k: (-step * (exact[k] - shares[k]), k))
+        # Missing fen go first to who lost most in rounding, lowest id first; surplus fen are taken
+        # first from who gained most, highest id first, so the lowest ids keep the odd fen either way.
+        if step > 0:
+            order = sorted(exact, key=lambda k: (shares[k] - exact[k], k))
+        else:
+            order = sorted(exact, key=lambda k: (shares[k] - exact[k], k), reverse=True)
         for key in order[:abs(gap)]:
             shares[key] += step
     return {k: (Decimal(v) / 100).quantize(Decimal("0.01")) for k, v in shares.items()}
