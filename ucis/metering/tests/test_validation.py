@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from ucis.kernel.errors import DomainError
 from ucis.metering.validation import (
+    DEFAULT_RULES,
     MeterContext,
     MeterRead,
     MeterReplacement,
@@ -46,7 +47,7 @@ def monthly_history(usages, *, last_end=date(2026, 2, 1)):
     return list(reversed(periods))
 
 
-def check(reading, ctx=None, history=(), *, on=date(2026, 3, 1), stated=None, rules=ReadRules()):
+def check(reading, ctx=None, history=(), *, on=date(2026, 3, 1), stated=None, rules=DEFAULT_RULES):
     return validate_read(MeterRead(D(reading), on, None if stated is None else D(stated)), ctx or meter(),
                          history, today=TODAY, rules=rules)
 
