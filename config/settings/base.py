@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "ucis.platform",
     "ucis.org",
     "ucis.customers",
+    "ucis.metering",
     "ucis.demo",
 ]
 

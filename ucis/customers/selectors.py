@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from ucis.customers import exchange, extrafields, identity
 from ucis.customers.models import (
@@ -354,3 +354,75 @@ def customer_export(*, actor: Any, extra: Mapping[str, Any] | None = None) -> di
                    contact["id_number"], c.email, *[extrafields.display_value(r, c.extra.get(r.code)) for r in rules]]
 
     return {"header": header, "rows": rows()}
+
+
+# --- for metering: meters, installations and service points in bulk --------------------------------
+
+
+def meter_reading_rows(*, actor: Any, serials: Iterable[str] = (), meter_ids: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    """The meters (by serial or id) the actor may read, each with its installations, oldest first:
+    what read validation needs to know about a meter. Unknown or invisible meters are left out."""
+    qs = Meter.objects.visible_to(actor)
+    serials, meter_ids = list(serials), list(meter_ids)
+    if serials and meter_ids:
+        qs = qs.filter(Q(serial__in=serials) | Q(pk__in=meter_ids))
+    elif serials:
+        qs = qs.filter(serial__in=serials)
+    else:
+        qs = qs.filter(pk__in=meter_ids)
+    meters = {m["id"]: {**m, "installations": []} for m in qs.values(
+        "id", "serial", "dial_digits", "multiplier", "status", "company_id", "node_id", "commodity", "meter_type")}
+    for inst in (MeterInstallation.objects.filter(meter_id__in=list(meters))
+                 .order_by("meter_id", "installed_date", "id")
+                 .values("meter_id", "service_point_id", "service_point__node_id", "installed_date", "install_reading",
+                         "removed_date", "removal_reading")):
+        meters[inst["meter_id"]]["installations"].append(inst)
+    return list(meters.values())
+
+
+def service_point_installations(*, service_point_ids: Iterable[Any]) -> list[dict[str, Any]]:
+    """Every installation on the given service points, oldest first, with the meter's dial."""
+    return list(MeterInstallation.objects.filter(service_point_id__in=list(service_point_ids))
+                .order_by("service_point_id", "installed_date", "id")
+                .values("id", "meter_id", "meter__serial", "meter__dial_digits", "service_point_id",
+                        "installed_date", "install_reading", "removed_date", "removal_reading"))
+
+
+def service_point_rows(*, actor: Any, service_point_ids: Iterable[Any] = (), node_path: str | None = None,
+                       commodity: str | None = None) -> list[dict[str, Any]]:
+    """Service points the actor may see, with address and the current payer (for route sheets)."""
+    qs = ServicePoint.objects.visible_to(actor)
+    ids = list(service_point_ids)
+    if ids:
+        qs = qs.filter(pk__in=ids)
+    if node_path is not None:
+        qs = qs.filter(node__path__startswith=node_path)
+    if commodity:
+        qs = qs.filter(commodity=commodity)
+    return list(qs.order_by("premise__area__code", "premise__room", "id").values(
+        "id", "commodity", "company_id", "node_id", "premise_id", "premise__address", "premise__floor_area"))
+
+
+def service_point_payers(*, service_point_ids: Iterable[Any], on: Any) -> dict[Any, dict[str, Any]]:
+    """The account paying for each service point on ``on`` (number and customer name)."""
+    rows = (ServiceAgreement.objects.filter(service_point_id__in=list(service_point_ids), active_from__lte=on)
+            .filter(Q(active_to__isnull=True) | Q(active_to__gt=on))
+            .values("service_point_id", "account_id", "account__account_no", "account__customer__name",
+                    "account__customer__customer_no"))
+    return {r["service_point_id"]: r for r in rows}
+
+
+def service_point_change_dates(*, service_point_ids: Iterable[Any], since: Any, until: Any) -> dict[Any, list[Any]]:
+    """The dates in ``[since, until)`` on which each service point's business changed: an agreement
+    began or ended, a meter was installed or removed (新装/过户/换表) — the forced review looks at these."""
+    ids = list(service_point_ids)
+    changes: dict[Any, list[Any]] = {}
+    for sp, start, end in ServiceAgreement.objects.filter(service_point_id__in=ids).filter(
+            Q(active_from__gte=since, active_from__lt=until) | Q(active_to__gte=since, active_to__lt=until)
+    ).values_list("service_point_id", "active_from", "active_to"):
+        changes.setdefault(sp, []).extend(d for d in (start, end) if d is not None and since <= d < until)
+    for sp, start, end in MeterInstallation.objects.filter(service_point_id__in=ids).filter(
+            Q(installed_date__gte=since, installed_date__lt=until) | Q(removed_date__gte=since, removed_date__lt=until)
+    ).values_list("service_point_id", "installed_date", "removed_date"):
+        changes.setdefault(sp, []).extend(d for d in (start, end) if d is not None and since <= d < until)
+    return changes
