@@ -39,19 +39,27 @@ _EDIT_REGISTRY = ("customers.add_customer", "customers.change_customer", "custom
                   "customers.change_account", "customers.add_premise", "customers.change_premise",
                   "customers.add_meter", "customers.change_meter", "customers.add_customerattachment",
                   "customers.delete_customerattachment")
+_VIEW_READS = ("metering.view_route", "metering.view_readcycle", "metering.view_meterread",
+               "metering.view_readreview", "metering.view_rereadorder")
+_ENTER_READS = _VIEW_READS + ("metering.read_meters",)
+_REVIEW_READS = _VIEW_READS + ("metering.review_reads", "metering.view_apportiongroup",
+                               "metering.view_specialreadschedule")
+_MANAGE_READING = ("metering.manage_routes", "metering.add_specialreadschedule", "metering.add_apportiongroup",
+                   "metering.view_mqttdeadletter")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + ("customers.lookup_company",),
-    METER_READER: _EVERY_STAFF + _VIEW_REGISTRY,
-    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY,
-    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY,
+    METER_READER: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS,
+    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS + _REVIEW_READS,
+    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS,
     HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + ("customers.lookup_company",),
     DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
-    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user", "org.view_audit", "org.export_org",
+    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _MANAGE_READING + ("org.view_user", "org.view_audit", "org.export_org",
                                               "customers.view_sensitive", "customers.export_registry",
                                               "customers.export_customer"),
-    ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + ("customers.view_sensitive",) + (
+    ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + _ENTER_READS
+    + _REVIEW_READS + _MANAGE_READING + ("customers.view_sensitive",) + (
         "customers.export_customer", "customers.view_extrafielddefinition", "customers.add_extrafielddefinition",
         "customers.change_extrafielddefinition",
     ) + (
