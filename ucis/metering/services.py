@@ -256,8 +256,8 @@ def read_cycle_open(*, actor: Any, company_id: Any, period: date | str, days_bef
 def read_cycle_close(*, actor: Any, cycle_ids: Sequence[Any], today: date) -> dict[str, int]:
     """Close cycles: service points with no live read in the window, and those whose business
     changed since their last read, go to the review queue."""
-    cycles = [access_by_id(ReadCycle.objects.select_related("route"), actor, cid, for_update=True)
-              for cid in cycle_ids]
+    locked = ReadCycle.objects.select_related("route").select_for_update(of=("self",))
+    cycles = [access_by_id(locked, actor, cid) for cid in cycle_ids]
     counts = {"no_read": 0, "new_business": 0}
     with transaction.atomic(), audit_context(actor=actor, reason="close reading cycle", source="metering"):
         for cycle in cycles:
@@ -390,8 +390,8 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
         raise DomainError("review_ids", _("a reading is corrected one service point at a time"))
     done = 0
     with transaction.atomic(), audit_context(actor=actor, reason=note, source="review"):
-        entries = [access_by_id(ReadReview.objects.select_related("read", "cycle"), actor, rid, for_update=True)
-                   for rid in review_ids]
+        locked = ReadReview.objects.select_related("read", "cycle").select_for_update(of=("self",))
+        entries = [access_by_id(locked, actor, rid) for rid in review_ids]
         for entry in entries:
             if entry.status != "open":
                 raise Conflict("review_ids", _("entry %(id)s was already decided (%(status)s)"), id=entry.pk,
