@@ -22,6 +22,11 @@ def gettext_noop(message: str) -> str:
 _ = gettext_noop
 
 
+def render_reason(template: str, params: Mapping[str, Any] | None) -> str:
+    """A message template filled with its parameters (``%(name)s``), untranslated."""
+    return template % dict(params) if params else template
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     field: str
@@ -30,7 +35,7 @@ class FieldProblem:
 
     @property
     def reason(self) -> str:
-        return self.template % dict(self.params) if self.params else self.template
+        return render_reason(self.template, self.params)
 
     def at(self, field_name: str) -> FieldProblem:
         """The same problem reported under another field name (e.g. ``units[2].code``)."""

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ucis.kernel.errors import DomainError
+from ucis.kernel.errors import DomainError, render_reason
 from ucis.kernel.errors import gettext_noop as _
 from ucis.metering.validation import THOUSANDTH, UsagePeriod, usage_baselines
 
@@ -36,7 +36,7 @@ class Estimate:
 
     @property
     def explanation(self) -> str:
-        return self.template % dict(self.params)
+        return render_reason(self.template, self.params)
 
 
 def estimate_usage(history: Sequence[UsagePeriod], start: date, end: date, *,

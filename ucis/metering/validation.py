@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ucis.kernel.errors import DomainError
+from ucis.kernel.errors import DomainError, render_reason
 from ucis.kernel.errors import gettext_noop as _
 
 THOUSANDTH = Decimal("0.001")
@@ -93,7 +93,7 @@ class Finding:
 
     @property
     def reason(self) -> str:
-        return self.template % dict(self.params) if self.params else self.template
+        return render_reason(self.template, self.params)
 
 
 @dataclass(frozen=True)
