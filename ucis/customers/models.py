@@ -108,11 +108,11 @@ class Customer(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=CUSTOMER_STATUS, default="active")
     id_type = models.CharField(_("ID document type"), max_length=16, choices=ID_TYPES, blank=True, default="")
     id_number = EncryptedTextField(_("ID number"), blank=True, default="")
-    id_number_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    id_number_hash = models.CharField(max_length=64, blank=True, default="")
     phone = EncryptedTextField(_("phone"), blank=True, default="")
-    phone_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    phone_hash = models.CharField(max_length=64, blank=True, default="")
     email = models.EmailField(_("email"), blank=True, default="")
-    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
+    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True)
     extra = extra_values_field()
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -132,12 +132,17 @@ class Customer(models.Model):
             models.Index(OpClass("name_initials", name="varchar_pattern_ops"), name="customer_initials_prefix"),
             # extra @> '{"code": value}' (jsonb_path_ops indexes containment only, and compactly).
             GinIndex(OpClass("extra", name="jsonb_path_ops"), name="customer_extra_gin"),
+            # Plain B-trees: hashes and legacy keys are matched exactly, never by prefix, so the
+            # varchar_pattern_ops twins Django adds for db_index/unique CharFields are not built.
+            models.Index(fields=["phone_hash"], name="customer_phone_hash"),
+            models.Index(fields=["id_number_hash"], name="customer_id_number_hash"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(customer_type__in=[t for t, _l in CUSTOMER_TYPES]),
                                    name="customer_type_valid"),
             models.CheckConstraint(condition=Q(status__in=[s for s, _l in CUSTOMER_STATUS]),
                                    name="customer_status_valid"),
+            models.UniqueConstraint(fields=["legacy_ref"], name="customer_legacy_ref_unique"),
         ]
 
     def __str__(self) -> str:
@@ -188,7 +193,8 @@ class Account(models.Model):
     account_no = models.CharField(_("account number"), max_length=24, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts")
     company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+",
+                             db_index=False)  # led by the (node, …) index
     billing_premise = models.ForeignKey("Premise", on_delete=models.PROTECT, null=True, blank=True,
                                         related_name="billed_accounts")
     billing_address = models.CharField(_("billing address"), max_length=200, blank=True, default="")
@@ -199,7 +205,7 @@ class Account(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=ACCOUNT_STATUS, default="active")
     opened_date = models.DateField(_("opened"))
     closed_date = models.DateField(_("closed"), null=True, blank=True)
-    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
+    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -208,11 +214,12 @@ class Account(models.Model):
     class Meta:
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
-        indexes = [models.Index(fields=["customer"]), models.Index(fields=["node", "status"])]
+        indexes = [models.Index(fields=["node", "status"])]
         constraints = [
             models.CheckConstraint(condition=Q(deposit__gte=0), name="account_deposit_not_negative"),
             models.CheckConstraint(condition=Q(closed_date__isnull=True) | Q(closed_date__gte=F("opened_date")),
                                    name="account_closed_after_opened"),
+            models.UniqueConstraint(fields=["legacy_ref"], name="account_legacy_ref_unique"),
         ]
 
     def __str__(self) -> str:
@@ -239,7 +246,7 @@ class Premise(models.Model):
     address = models.CharField(_("full address"), max_length=200)
     floor_area = models.DecimalField(_("floor area (m²)"), max_digits=9, decimal_places=2, null=True, blank=True)
     residents = models.PositiveSmallIntegerField(_("residents"), null=True, blank=True)
-    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
+    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True)
     extra = extra_values_field()
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -249,9 +256,8 @@ class Premise(models.Model):
     class Meta:
         verbose_name = _("premise")
         verbose_name_plural = _("premises")
-        indexes = [models.Index(fields=["community"]), models.Index(fields=["building"]),
-                   models.Index(fields=["street"]), models.Index(fields=["district"]),
-                   GinIndex(OpClass("extra", name="jsonb_path_ops"), name="premise_extra_gin")]
+        indexes = [GinIndex(OpClass("extra", name="jsonb_path_ops"), name="premise_extra_gin")]
+        constraints = [models.UniqueConstraint(fields=["legacy_ref"], name="premise_legacy_ref_unique")]
 
     def __str__(self) -> str:
         return self.address
@@ -266,7 +272,8 @@ class ServicePoint(models.Model):
     premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="service_points")
     commodity = models.CharField(_("commodity"), max_length=16, choices=COMMODITIES)
     company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+",
+                             db_index=False)  # led by the (node, …) index
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = TenantManager()
@@ -298,7 +305,6 @@ class ServiceAgreement(models.Model):
     class Meta:
         verbose_name = _("service agreement")
         verbose_name_plural = _("service agreements")
-        indexes = [models.Index(fields=["account"])]
         constraints = [
             models.CheckConstraint(condition=Q(active_to__isnull=True) | Q(active_to__gt=F("active_from")),
                                    name="agreement_range_valid"),
@@ -333,8 +339,9 @@ class Meter(models.Model):
     multiplier = models.DecimalField(_("multiplier"), max_digits=10, decimal_places=2, default=1)
     status = models.CharField(_("status"), max_length=12, choices=METER_STATUS, default="in_stock")
     company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True, unique=True)
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+",
+                             db_index=False)  # led by the (node, …) index
+    legacy_ref = models.CharField(_("legacy key"), max_length=64, blank=True, null=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # The card of an IC-card prepaid meter as the legacy card system knows it (migrated with the meter).
@@ -350,6 +357,7 @@ class Meter(models.Model):
             models.CheckConstraint(condition=Q(dial_digits__gte=3, dial_digits__lte=10), name="meter_dial_digits"),
             models.CheckConstraint(condition=Q(multiplier__gt=0), name="meter_multiplier_positive"),
             models.UniqueConstraint(fields=["ic_card_no"], condition=~Q(ic_card_no=""), name="meter_ic_card_unique"),
+            models.UniqueConstraint(fields=["legacy_ref"], name="meter_legacy_ref_unique"),
         ]
 
     def __str__(self) -> str:
@@ -363,7 +371,9 @@ class MeterInstallation(models.Model):
     tenancy_node_field = "service_point__node"
 
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="installations")
-    service_point = models.ForeignKey(ServicePoint, on_delete=models.PROTECT, related_name="installations")
+    # Led by the (service_point, installed_date) index.
+    service_point = models.ForeignKey(ServicePoint, on_delete=models.PROTECT, related_name="installations",
+                                      db_index=False)
     installed_date = models.DateField(_("installed"))
     install_reading = models.DecimalField(_("reading at install"), max_digits=14, decimal_places=2, default=0)
     removed_date = models.DateField(_("removed"), null=True, blank=True)
