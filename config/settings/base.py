@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "ucis.org",
     "ucis.customers",
     "ucis.metering",
+    "ucis.tariffs",
     "ucis.demo",
 ]
 

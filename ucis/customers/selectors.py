@@ -28,6 +28,7 @@ from ucis.customers.models import (
     ServicePoint,
 )
 from ucis.kernel.errors import DomainError
+from ucis.kernel.errors import gettext_noop as _
 from ucis.platform import crypto
 from ucis.platform.tenancy import access_by_id, is_system
 
@@ -426,3 +427,29 @@ def service_point_change_dates(*, service_point_ids: Iterable[Any], since: Any, 
     ).values_list("service_point_id", "installed_date", "removed_date"):
         changes.setdefault(sp, []).extend(d for d in (start, end) if d is not None and since <= d < until)
     return changes
+
+
+def account_ids_for(*, actor: Any, company_id: Any, area_codes: Iterable[str] = (),
+                    account_numbers: Iterable[str] = ()) -> tuple[list[int], list[tuple[int, str]]]:
+    """Accounts of a company the actor may see: those served at premises inside any of the address
+    areas (any level, by code) and those listed by number. Returns the ids and the listed numbers
+    (with their position) that match no visible account; unknown area codes raise."""
+    codes = [c.strip() for c in area_codes if c and c.strip()]
+    numbers = [n.strip().upper() for n in account_numbers]
+    base = Account.objects.visible_to(actor).filter(company_id=company_id)
+    ids: set[int] = set()
+    if codes:
+        paths = dict(AddressArea.objects.filter(code__in=codes).values_list("code", "path"))
+        missing = [c for c in codes if c not in paths]
+        if missing:
+            raise DomainError("area_codes", _("unknown address code %(codes)s"), codes=", ".join(missing))
+        within = Q()
+        for path in paths.values():
+            within |= Q(agreements__service_point__premise__area__path__startswith=path)
+        ids.update(base.filter(within).values_list("id", flat=True).distinct())
+    unknown: list[tuple[int, str]] = []
+    if numbers:
+        found = dict(base.filter(account_no__in=numbers).values_list("account_no", "id"))
+        ids.update(found.values())
+        unknown = [(n, number) for n, number in enumerate(numbers) if number not in found]
+    return sorted(ids), unknown
