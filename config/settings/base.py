@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "ucis.customers",
     "ucis.metering",
     "ucis.tariffs",
+    "ucis.billing",
     "ucis.demo",
 ]
 

@@ -453,3 +453,31 @@ def account_ids_for(*, actor: Any, company_id: Any, area_codes: Iterable[str] = 
         ids.update(found.values())
         unknown = [(n, number) for n, number in enumerate(numbers) if number not in found]
     return sorted(ids), unknown
+
+
+def billing_accounts(*, service_point_ids: Iterable[int], on: Any) -> dict[int, dict[str, Any]]:
+    """For rating, per service point: the account paying on ``on`` with its company, node and
+    customer type, the premise's residents, the meter's size, and the special categories held that day."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT g.service_point_id, a.id, a.company_id, a.node_id, c.customer_type, p.residents,
+                      (SELECT m.size FROM customers_meterinstallation i JOIN customers_meter m ON m.id = i.meter_id
+                        WHERE i.service_point_id = g.service_point_id AND i.installed_date <= %s
+                          AND (i.removed_date IS NULL OR i.removed_date >= %s)
+                        ORDER BY i.installed_date DESC LIMIT 1),
+                      ARRAY(SELECT k.category FROM customers_customercategory k
+                             WHERE k.customer_id = c.id AND k.active_from <= %s
+                               AND (k.active_to IS NULL OR k.active_to > %s))
+                 FROM customers_serviceagreement g
+                 JOIN customers_account a ON a.id = g.account_id
+                 JOIN customers_customer c ON c.id = a.customer_id
+                 JOIN customers_servicepoint s ON s.id = g.service_point_id
+                 JOIN customers_premise p ON p.id = s.premise_id
+                WHERE g.service_point_id = ANY(%s) AND g.active_from <= %s
+                  AND (g.active_to IS NULL OR g.active_to > %s)""",
+            [on, on, on, on, list(service_point_ids), on, on])
+        return {row[0]: {"account_id": row[1], "company_id": row[2], "node_id": row[3], "customer_type": row[4],
+                         "residents": row[5] or 0, "meter_size": row[6] or "", "categories": list(row[7])}
+                for row in cursor.fetchall()}

@@ -49,20 +49,24 @@ _MANAGE_READING = ("metering.manage_routes", "metering.add_specialreadschedule",
 _VIEW_TARIFFS = ("tariffs.view_tariff", "tariffs.view_tariffversion", "tariffs.simulate_bill")
 _MANAGE_TARIFFS = _VIEW_TARIFFS + ("tariffs.import_tariff", "tariffs.add_discount", "tariffs.view_discount",
                                    "tariffs.add_standingreduction", "tariffs.add_latefeepolicy")
+_VIEW_BILLS = ("billing.view_billrun", "billing.view_bill")
+_RUN_BILLS = _VIEW_BILLS + ("billing.calculate_billrun",)
+_APPROVE_BILLS = _VIEW_BILLS + ("billing.approve_billrun", "billing.issue_billrun")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _VIEW_TARIFFS + ("customers.lookup_company",),
     METER_READER: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS,
-    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS + _REVIEW_READS + _VIEW_TARIFFS,
-    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _VIEW_TARIFFS,
+    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS + _REVIEW_READS + _VIEW_TARIFFS + _RUN_BILLS,
+    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _VIEW_TARIFFS + _APPROVE_BILLS,
     HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + ("customers.lookup_company",),
     DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
-    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _MANAGE_READING + _VIEW_TARIFFS + ("org.view_user", "org.view_audit", "org.export_org",
-                                              "customers.view_sensitive", "customers.export_registry",
-                                              "customers.export_customer"),
+    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _MANAGE_READING + _VIEW_TARIFFS + _VIEW_BILLS + (
+        "org.view_user", "org.view_audit", "org.export_org", "customers.view_sensitive", "customers.export_registry",
+        "customers.export_customer"),
     ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + _ENTER_READS
-    + _REVIEW_READS + _MANAGE_READING + _MANAGE_TARIFFS + ("customers.view_sensitive",) + (
+    + _REVIEW_READS + _MANAGE_READING + _MANAGE_TARIFFS + _RUN_BILLS + _APPROVE_BILLS + (
+        "customers.view_sensitive",) + (
         "customers.export_customer", "customers.view_extrafielddefinition", "customers.add_extrafielddefinition",
         "customers.change_extrafielddefinition",
     ) + (

@@ -1,0 +1,55 @@
+"""What billing reads from metering: each service point's billable usage for a period, the
+service points a run covers, the apportioned shares, and the review gate (set-based; one query each)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from django.db import connection
+
+from ucis.metering import review
+
+
+def route_points(*, company_id: Any, commodity: str, route_ids: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """(route id, service point id) of every stop on the company's active routes of the commodity
+    (only ``route_ids`` when given)."""
+    sql = ("SELECT s.route_id, s.service_point_id FROM metering_routestop s JOIN metering_route r ON r.id = s.route_id "
+           "WHERE r.company_id = %s AND r.commodity = %s AND r.active")
+    params: list[Any] = [company_id, commodity]
+    if route_ids:
+        sql += " AND r.id = ANY(%s)"
+        params.append(list(route_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY s.route_id, s.sequence", params)
+        return cursor.fetchall()
+
+
+def billable_usage(*, period: date, service_point_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+    """Service point → (usage incl. carried true-ups, first day, last day (exclusive), estimated
+    reads) from the accepted reads of the period's cycles. Usage is in thousandths as read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT r.service_point_id, sum(r.usage + r.carried_usage), min(r.previous_date), max(r.read_date),
+                      count(*) FILTER (WHERE r.kind = 'estimated')
+                 FROM metering_meterread r JOIN metering_readcycle c ON c.id = r.cycle_id
+                WHERE c.period = %s AND r.status = 'accepted' AND r.service_point_id = ANY(%s)
+                GROUP BY r.service_point_id""", [period, list(service_point_ids)])
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
+def apportioned_shares(*, period: date, account_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """(account id, label, amount, explanation) of the apportionment shares of the period."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT s.account_id, g.line_label, s.amount, s.explanation FROM metering_apportionshare s
+                 JOIN metering_apportiongroup g ON g.id = s.group_id
+                WHERE s.period = %s AND s.account_id = ANY(%s) ORDER BY s.account_id, s.id""",
+            [period, list(account_ids)])
+        return cursor.fetchall()
+
+
+def review_gate(*, period: date, service_point_ids: Sequence[int]) -> None:
+    """Raise while any of these service points waits in the review queue for the period."""
+    review.billing_gate_check(period=period, service_point_ids=service_point_ids)
