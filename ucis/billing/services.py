@@ -97,6 +97,15 @@ def bill_run_start(*, actor: Any, company_id: Any, commodity: str, period: date 
 # --- calculate ------------------------------------------------------------------------------------------
 
 
+def bill_run_pending_routes(*, actor: Any, run_id: Any) -> list[int | None]:
+    """The routes of a run that still have accounts to calculate (its work partitions)."""
+    run = access_by_id(BillRun, actor, run_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT route_id FROM billing_billrunitem WHERE run_id = %s AND status = 'pending' "
+                       "ORDER BY route_id", [run.pk])
+        return [r for (r,) in cursor.fetchall()]
+
+
 def _volume(thousandths_sum: Decimal) -> Decimal:
     """Reads are exact to 0.001; bills to 0.01, rounded half-up (the documented point)."""
     return Decimal(thousandths_sum).quantize(VOLUME, rounding=ROUND_HALF_UP)

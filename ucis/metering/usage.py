@@ -53,3 +53,10 @@ def apportioned_shares(*, period: date, account_ids: Sequence[int]) -> list[tupl
 def review_gate(*, period: date, service_point_ids: Sequence[int]) -> None:
     """Raise while any of these service points waits in the review queue for the period."""
     review.billing_gate_check(period=period, service_point_ids=service_point_ids)
+
+
+def route_ids_by_code(*, company_id: Any, codes: Sequence[str]) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT code, id FROM metering_route WHERE company_id = %s AND code = ANY(%s)",
+                       [company_id, list(codes)])
+        return dict(cursor.fetchall())

@@ -11,34 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 from ucis.customers import imports
 from ucis.kernel.errors import DomainError
 from ucis.org import selectors as org_selectors
+from ucis.platform.progress import ProgressBar
 from ucis.platform.tenancy import SYSTEM
 
 PHASES = {"reading": "reading rows", "checking": "checking against the registry", "writing": "writing"}
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr (redrawn in place on a terminal, every 10% otherwise)."""
-
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self.tty = getattr(stream, "isatty", lambda: False)()
-        self.last: tuple[str, int] = ("", -1)
-        self.started = time.perf_counter()
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        percent = 100 * done // total if total else 100
-        if not self.tty and (phase, percent // 10) == (self.last[0], self.last[1] // 10):
-            return
-        self.last = (phase, percent)
-        filled = self.width * percent // 100
-        line = (f"{PHASES.get(phase, phase):<30} [{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}% "
-                f"{done}/{total} rows  {time.perf_counter() - self.started:.1f}s")
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty and self.last[0]:
-            self.stream.write("\n")
 
 
 class Command(BaseCommand):
@@ -66,7 +42,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.problems[0].reason) from exc
         content = path.read_bytes()
-        bar = ProgressBar(self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr)
+        bar = ProgressBar(self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr, phases=PHASES)
         step = imports.registry_import_check if dry_run else imports.registry_import_apply
         started = time.perf_counter()
         try:
