@@ -153,6 +153,22 @@ def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence
     return len(ids)
 
 
+def route_stops_assign_area(*, actor: Any, route_id: Any, area_code: str, reason: str) -> int:
+    """Put every service point of a community or building (an address area and below) of the
+    route's company and commodity on the route, in address order (see ``route_stops_assign``)."""
+    reason = _reason(reason)
+    route = access_by_id(Route, actor, route_id)
+    if not (area_code or "").strip():
+        raise DomainError("area_code", _("give the code of a community or building"))
+    points = [p["id"] for p in customer_selectors.service_point_rows(actor=actor, area_code=area_code,
+                                                                      commodity=route.commodity)
+              if p["company_id"] == route.company_id]
+    if not points:
+        raise DomainError("area_code", _("there is no %(commodity)s service point under %(code)s in your area"),
+                          commodity=route.commodity, code=area_code.strip())
+    return route_stops_assign(actor=actor, route_id=route.pk, service_point_ids=points, reason=reason)
+
+
 def route_reorder(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> None:
     """Set the walking order: ``service_point_ids`` must be exactly the route's stops."""
     reason = _reason(reason)

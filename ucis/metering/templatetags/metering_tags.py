@@ -1,0 +1,24 @@
+"""Template helpers of the meter-reading screens: findings and problems in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from ucis.metering import display
+from ucis.platform.i18n import problem_text
+
+register = template.Library()
+
+
+@register.filter
+def finding_text(finding: Any) -> str:
+    """A stored finding ``{code, template, params}`` → its plain reason, translated."""
+    return display.finding_text(finding)
+
+
+@register.filter
+def problem(problem: Any) -> str:
+    return problem_text(problem)
+
