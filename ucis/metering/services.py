@@ -406,7 +406,7 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
         raise DomainError("review_ids", _("a reading is corrected one service point at a time"))
     done = 0
     with transaction.atomic(), audit_context(actor=actor, reason=note, source="review"):
-        entries = [access_by_id(ReadReview.objects.select_related("read", "cycle"), actor, rid, for_update=True)
+        entries = [access_by_id(ReadReview, actor, rid, for_update=True)  # FOR UPDATE cannot lock outer joins
                    for rid in review_ids]
         for entry in entries:
             if entry.status != "open":
