@@ -19,6 +19,7 @@ from ninja import Field, Query, Router, Schema
 
 from ucis.metering import display, selectors, services
 from ucis.metering.reads import ReadInput, RecordResult, meter_reads_record
+from ucis.metering.validation import THOUSANDTH
 from ucis.platform.api import ERRORS
 from ucis.platform.i18n import problem_text
 
@@ -173,7 +174,8 @@ class RecordOut(Schema):
 def _record_out(result: RecordResult) -> dict[str, Any]:
     return {"stored": result.stored, "duplicates": result.duplicates, "pending": result.pending,
             "rejected": len(result.rejected), "outcomes": [
-                {"row": o.row, "meter": o.meter, "status": o.status, "read_id": o.read_id, "usage": o.usage,
+                {"row": o.row, "meter": o.meter, "status": o.status, "read_id": o.read_id,
+                 "usage": o.usage.quantize(THOUSANDTH) if o.usage is not None else None,
                  "read_status": o.read_status, "flags": o.codes,
                  "problems": [{"field": p.field, "reason": problem_text(p)} for p in o.problems]}
                 for o in result.outcomes]}
