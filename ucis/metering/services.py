@@ -126,6 +126,7 @@ def route_create(*, actor: Any, data: RouteInput, reason: str = "new route") -> 
                                     read_day=data.read_day)
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> int:
     """Put service points on a route after its last stop, in the order given, taking them off
     any other route (a service point is on one route at a time)."""
@@ -169,6 +170,7 @@ def route_stops_assign_area(*, actor: Any, route_id: Any, area_code: str, reason
     return route_stops_assign(actor=actor, route_id=route.pk, service_point_ids=points, reason=reason)
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_reorder(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> None:
     """Set the walking order: ``service_point_ids`` must be exactly the route's stops."""
     reason = _reason(reason)
@@ -195,6 +197,7 @@ def route_reassign(*, actor: Any, route_ids: Sequence[Any], reader_id: Any, reas
     return len(routes)
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: str, name: str,
                 reason: str, reader_id: Any = None) -> Route:
     """Split a route: the stops from ``from_service_point_id`` on move, in order, to a new route."""
@@ -218,6 +221,7 @@ def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: 
     return new
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_merge(*, actor: Any, target_id: Any, source_id: Any, reason: str) -> Route:
     """Append the stops of ``source`` to ``target`` (in their order) and retire ``source``."""
     reason = _reason(reason)
@@ -269,6 +273,7 @@ def read_cycle_open(*, actor: Any, company_id: Any, period: date | str, days_bef
     return list(ReadCycle.objects.filter(route__in=routes, period=month).select_related("route"))
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def read_cycle_close(*, actor: Any, cycle_ids: Sequence[Any], today: date) -> dict[str, int]:
     """Close cycles: service points with no live read in the window, and those whose business
     changed since their last read, go to the review queue."""
@@ -499,6 +504,7 @@ def special_read_schedule(*, actor: Any, company_id: Any, commodity: str, read_d
                            commodity=commodity, date=read_date.isoformat()) from None
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def special_reads_derive(*, actor: Any, schedule_id: Any, today: date) -> dict[str, int]:
     """Settle each service point's reading on the schedule's date: the live read of that day when
     there is one, else derived by days between the reads around the date (linear in time). Points
@@ -598,6 +604,7 @@ def apportion_group_create(*, actor: Any, name: str, master_service_point_id: An
     return group
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def apportion_run(*, actor: Any, group_id: Any, period: date | str, cost: Decimal | str, reason: str) -> list[ApportionShare]:
     """Share the master's cost for ``period`` over the households (by usage of the period's live
     reads, equally, or by floor area). The shares add up exactly to the cost; they become lines on
