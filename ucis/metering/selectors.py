@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import DomainError
@@ -121,6 +122,19 @@ def route_stops(*, actor: Any, route: Route, on: date) -> list[dict[str, Any]]:
              "sequence": s["sequence"], "position": n + 1} for n, s in enumerate(stops)]
 
 
+def routes_page(*, actor: Any, filters: Mapping[str, Any], active: str = "1") -> dict[str, Any]:
+    """The routes list screen: the routes matching ``filters`` (``active``: "1", "0" or "all") and
+    the readers and units its filters and batch form offer. A bad filter is reported, not raised."""
+    choices = route_filter_choices(actor=actor)
+    error = None
+    try:
+        routes = list(route_list(actor=actor, active=None if active == "all" else active != "0",
+                                 **{k: filters.get(k, "") for k in ("commodity", "reader_id", "node_id", "q")})[:500])
+    except DomainError as exc:
+        routes, error = [], exc
+    return {"routes": routes, "error": error, **choices}
+
+
 def route_page(*, actor: Any, route_id: Any, on: date) -> dict[str, Any]:
     """A route with its stops in walking order, the routes it may merge into, readers, history."""
     route = route_get(actor=actor, route_id=route_id)
@@ -159,6 +173,18 @@ def cycle_list(*, actor: Any, period: str | date | None = None, route_id: Any = 
                    .annotate(n=Count("id")).values_list("cycle_id", "n"))
     return [{"cycle": c, "total": totals.get(c.route_id, 0), "read": read.get(c.pk, 0),
              "flagged": flagged.get(c.pk, 0)} for c in cycles]
+
+
+def cycles_page(*, actor: Any, filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The cycles screen: cycles with progress and the units a month may be opened for."""
+    error = None
+    try:
+        cycles = cycle_list(actor=actor, **{k: filters.get(k, "") for k in ("period", "route_id", "status",
+                                                                             "reader_id")})
+    except DomainError as exc:
+        cycles, error = [], exc
+    return {"cycles": cycles, "error": error,
+            "units": [n for n in org_selectors.org_node_list(actor=actor) if n.company_id]}
 
 
 def cycle_get(*, actor: Any, cycle_id: Any) -> ReadCycle:
@@ -286,6 +312,22 @@ def review_queue(*, actor: Any, filters: ReviewFilters, limit: int | None = None
     return review_rows(actor=actor, reviews=list(qs[:limit] if limit else qs))
 
 
+def review_page(*, actor: Any, filters: ReviewFilters, page: Any = 1, per_page: int = 50) -> dict[str, Any]:
+    """The review queue screen: one page of entries with their rows, and the routes and units its
+    filters offer. A bad filter is reported, not raised."""
+    from django.core.paginator import Paginator
+
+    error, rows, current = None, [], None
+    try:
+        current = Paginator(review_queryset(actor=actor, filters=filters), per_page).get_page(page)
+        rows = review_rows(actor=actor, reviews=list(current.object_list))
+    except DomainError as exc:
+        error = exc
+    return {"rows": rows, "page": current, "error": error,
+            "routes": list(route_list(actor=actor, active=None)[:500]),
+            "units": [n for n in org_selectors.org_node_list(actor=actor) if n.company_id]}
+
+
 def review_get(*, actor: Any, review_id: Any) -> dict[str, Any]:
     review = access_by_id(ReadReview.objects.select_related("read", "cycle__route"), actor, review_id)
     return review_rows(actor=actor, reviews=[review])[0]
@@ -314,7 +356,7 @@ def reread_orders(*, actor: Any, mine: bool = True, status: str = "open") -> lis
         qs = qs.filter(status=status)
     orders = list(qs.order_by("due_date", "id")[:500])
     info = stop_rows(actor=actor, service_point_ids=list({o.service_point_id for o in orders}),
-                     on=date.today()) if orders else {}
+                     on=timezone.localdate()) if orders else {}
     routes = dict(RouteStop.objects.filter(service_point_id__in=[o.service_point_id for o in orders])
                   .values_list("service_point_id", "route__code"))
     return [{"order": o, **info.get(o.service_point_id, {"address": "", "customer_name": "", "meter_serial": ""}),

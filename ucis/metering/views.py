@@ -11,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -34,6 +33,11 @@ def _require(request: HttpRequest, *perms: str) -> None:
     """At least one of ``perms`` (a change needs more than seeing the page)."""
     if not any(request.user.has_perm(p) for p in perms):
         raise PermissionDenied
+
+
+def _report(request: HttpRequest, error: DomainError | None) -> None:
+    if error is not None:
+        messages.error(request, error_text(error))
 
 
 def _ids(values: list[str]) -> list[int]:
@@ -75,7 +79,6 @@ class RouteForm(forms.Form):
 @permission_required("metering.view_route", raise_exception=True)
 def route_list_page(request):
     """Routes with filters; managers reassign a batch of them to another reader."""
-    choices = selectors.route_filter_choices(actor=request.user)
     if request.method == "POST":
         _require(request, "metering.manage_routes")
         try:
@@ -89,14 +92,10 @@ def route_list_page(request):
         return redirect(request.get_full_path())
     filters = {k: request.GET.get(k, "") for k in ("commodity", "reader_id", "node_id", "q")}
     show = request.GET.get("active", "1")
-    try:
-        routes = list(selectors.route_list(actor=request.user, active=None if show == "all" else show != "0",
-                                           **filters)[:500])
-    except DomainError as exc:
-        routes = []
-        messages.error(request, error_text(exc))
-    return render(request, "metering/routes.html", {"routes": routes, "filters": filters, "active": show,
-                                                    "commodity_choices": COMMODITY_CHOICES, **choices})
+    page = selectors.routes_page(actor=request.user, filters=filters, active=show)
+    _report(request, page["error"])
+    return render(request, "metering/routes.html", {**page, "filters": filters, "active": show,
+                                                    "commodity_choices": COMMODITY_CHOICES})
 
 
 @login_required
@@ -228,14 +227,10 @@ def cycle_list_page(request):
     filters = {k: request.GET.get(k, "") for k in ("period", "route_id", "status", "reader_id")}
     if request.GET.get("mine"):
         filters["reader_id"] = str(request.user.pk)
-    try:
-        cycles = selectors.cycle_list(actor=request.user, **filters)
-    except DomainError as exc:
-        cycles = []
-        messages.error(request, error_text(exc))
-    return render(request, "metering/cycles.html", {
-        "cycles": cycles, "filters": filters, "this_month": timezone.localdate().strftime("%Y-%m"),
-        "units": selectors.route_filter_choices(actor=request.user)["units"]})
+    page = selectors.cycles_page(actor=request.user, filters=filters)
+    _report(request, page["error"])
+    return render(request, "metering/cycles.html", {**page, "filters": filters,
+                                                    "this_month": timezone.localdate().strftime("%Y-%m")})
 
 
 def _sheet_entries(post: Any, service_point_ids: list[int]) -> list[services.HandEntry]:
@@ -268,8 +263,7 @@ def cycle_entry_page(request, cycle_id):
             entries = _sheet_entries(request.POST, sps)
             result = services.cycle_reads_enter(actor=request.user, cycle_id=cycle_id, entries=entries,
                                                 today=timezone.localdate())
-        except DomainError as exc:
-            selectors.cycle_get(actor=request.user, cycle_id=cycle_id)
+        except DomainError as exc:  # a bad date: nothing saved; the sheet below shows what is
             messages.error(request, error_text(exc))
         else:
             outcomes = {_outcome_point(o.row, entries): o for o in result.outcomes}
@@ -340,18 +334,11 @@ def review_queue_page(request):
             messages.success(request, gettext("%(count)s entr(ies) decided.") % {"count": decided["decided"]})
         return redirect(request.get_full_path())
     filters = selectors.ReviewFilters.from_query(request.GET)
-    try:
-        qs = selectors.review_queryset(actor=request.user, filters=filters)
-        page = Paginator(qs, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = selectors.review_rows(actor=request.user, reviews=list(page.object_list))
-    except DomainError as exc:
-        messages.error(request, error_text(exc))
-        page, rows = None, []
-    choices = selectors.route_filter_choices(actor=request.user)
+    page = selectors.review_page(actor=request.user, filters=filters, page=request.GET.get("page"),
+                                 per_page=REVIEW_PAGE_SIZE)
+    _report(request, page["error"])
     return render(request, "metering/review.html", {
-        "rows": rows, "page": page, "filters": filters, "query": request.GET,
-        "routes": selectors.route_list(actor=request.user, active=None)[:500],
-        "reasons": REVIEW_REASONS, "flag_codes": selectors.FLAG_CODES, "units": choices["units"],
+        **page, "filters": filters, "reasons": REVIEW_REASONS, "flag_codes": selectors.FLAG_CODES,
         "actions": REVIEW_ACTION_CHOICES, "today": timezone.localdate()})
 
 
