@@ -13,10 +13,12 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import DomainError
 from ucis.kernel.errors import gettext_noop as _
+from ucis.kernel.snapshots import FieldChange
 from ucis.metering import validation
 from ucis.metering.models import (
     REVIEW_REASONS,
@@ -142,8 +144,34 @@ def route_page(*, actor: Any, route_id: Any, on: date) -> dict[str, Any]:
                                                             active=True).exclude(pk=route.pk).order_by("code"))
     return {"route": route, "stops": route_stops(actor=actor, route=route, on=on),
             "merge_targets": list(merge_targets), **route_filter_choices(actor=actor),
-            "history": audit.object_history(route),
+            "history": route_history(route=route),
             "cycles": list(route.cycles.order_by("-period")[:12])}
+
+
+def route_history(*, route: Route) -> list[audit.AuditEntry]:
+    """The route's own changes and those of its stops (assigned, reordered, moved by a split or a
+    merge, taken off), one entry per change with who, when and the reason given, oldest first.
+    The caller already holds ``route`` through the tenancy layer."""
+    entries = audit.object_history(route)
+    event_model = audit.event_model_for(RouteStop)
+    if event_model is not None:
+        groups: dict[Any, list[Any]] = defaultdict(list)
+        for event in (event_model.objects.filter(route_id=route.pk).select_related("pgh_context")
+                      .order_by("pgh_id")):
+            groups[event.pgh_context_id or f"event-{event.pgh_id}"].append(event)
+        for events in groups.values():
+            first = events[0]
+            meta = first.pgh_context.metadata if first.pgh_context_id else {}
+            changes = [FieldChange(f"{gettext('service point')} {e.service_point_id}",
+                                   f"#{e.sequence}" if e.pgh_label == "delete" else None,
+                                   None if e.pgh_label == "delete" else f"#{e.sequence}") for e in events]
+            entries.append(audit.AuditEntry(
+                at=first.pgh_created_at, label=first.pgh_label, model="metering.routestop",
+                model_verbose=str(RouteStop._meta.verbose_name_plural), object_id=route.pk,
+                object_repr=route.code, actor_id=meta.get("user"),
+                actor=meta.get("username") or ("system" if meta.get("source") in ("command", None) else "—"),
+                ip=meta.get("ip"), url=meta.get("url"), reason=meta.get("reason") or "", changes=changes))
+    return sorted(entries, key=lambda e: e.at)
 
 
 # --- cycles ---------------------------------------------------------------------------------------

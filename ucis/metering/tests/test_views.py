@@ -235,3 +235,14 @@ def test_route_management_asks_reasons_and_keeps_history(site, org, login):
     assert "reader on leave" in client.get(url).content.decode()
     listing = client.get("/metering/routes/", {"reader_id": site.reader.pk}).content.decode()
     assert 'data-testid="route-row"' not in listing
+
+
+def test_stop_changes_keep_their_reason_in_the_route_history(site, org, login):
+    client = login(org.manager_b)
+    url = f"/metering/routes/{site.route.pk}/"
+    sp2 = site.points[2].pk
+    client.post(url, {"action": "reorder", "move": f"up:{sp2}", "reason": "stairwell B first"})
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    history = page[page.index('data-testid="history"'):]
+    assert "stairwell B first" in history and "manager.b" in history and f"service point {sp2}" in history
+    assert "new route" in history  # the stops assigned when the route was made
