@@ -324,42 +324,44 @@ class HandEntry:
 
 def cycle_reads_enter(*, actor: Any, cycle_id: Any, entries: Sequence[HandEntry], today: date) -> RecordResult:
     """Hand entry of a route's reads (录入): each entry names its stop; the meter is the one on the
-    service point on the read date (the cycle's scheduled date when none is given)."""
+    service point on the read date (the cycle's scheduled date when none is given). Each outcome's
+    ``row`` is the entry's service point id."""
     cycle = access_by_id(ReadCycle.objects.select_related("route"), actor, cycle_id)
     stops = set(RouteStop.objects.filter(route_id=cycle.route_id).values_list("service_point_id", flat=True))
     installs: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for inst in customer_selectors.service_point_installations(service_point_ids=list(stops)):
         installs[inst["service_point_id"]].append(inst)
     reads = []
-    refused = []
+    refused: list[tuple[int, FieldProblem]] = []
     for n, entry in enumerate(entries):
         if str(entry.reading).strip() == "":
             continue
         on = entry.read_date or min(cycle.scheduled_date, today)
         sp = int(entry.service_point_id)
         if sp not in stops:
-            refused.append(FieldProblem(f"entries[{n}].service_point_id",
-                                        _("service point %(id)s is not on this route"), {"id": sp}))
+            refused.append((sp, FieldProblem(f"entries[{n}].service_point_id",
+                                             _("service point %(id)s is not on this route"), {"id": sp})))
             continue
         meter = next((i for i in reversed(installs[sp]) if i["installed_date"] <= on
                       and (i["removed_date"] is None or on <= i["removed_date"])), None)
         if meter is None:
-            refused.append(FieldProblem(f"entries[{n}].service_point_id",
-                                        _("no meter is installed at service point %(id)s on %(date)s"),
-                                        {"id": sp, "date": on.isoformat()}))
+            refused.append((sp, FieldProblem(f"entries[{n}].service_point_id",
+                                             _("no meter is installed at service point %(id)s on %(date)s"),
+                                             {"id": sp, "date": on.isoformat()})))
             continue
         reads.append(ReadInput(meter=meter["meter__serial"], read_date=on, reading=str(entry.reading),
                                note=entry.note, row=str(sp)))
     result = meter_reads_record(actor=actor, reads=reads, source="hand", today=today, batch_ref=f"cycle:{cycle.pk}")
-    for problem in refused:
-        result.outcomes.append(_refused(problem))
+    for sp, problem in refused:
+        result.outcomes.append(_refused(sp, problem))
     return result
 
 
-def _refused(problem: FieldProblem) -> Any:
+def _refused(service_point_id: Any, problem: FieldProblem) -> Any:
+    """An entry refused before recording: its row names the service point, like stored ones."""
     from ucis.metering.reads import ReadOutcome
 
-    return ReadOutcome(problem.field, "", "rejected", problems=(problem,))
+    return ReadOutcome(str(service_point_id), "", "rejected", problems=(problem,))
 
 
 # --- review decisions -------------------------------------------------------------------------------

@@ -266,7 +266,7 @@ def cycle_entry_page(request, cycle_id):
         except DomainError as exc:  # a bad date: nothing saved; the sheet below shows what is
             messages.error(request, error_text(exc))
         else:
-            outcomes = {_outcome_point(o.row, entries): o for o in result.outcomes}
+            outcomes = {o.row: o for o in result.outcomes}
             messages.success(request, gettext(
                 "%(stored)s read(s) saved, %(pending)s waiting for review, %(duplicates)s already saved, "
                 "%(rejected)s refused.") % {"stored": result.stored, "pending": result.pending,
@@ -275,13 +275,6 @@ def cycle_entry_page(request, cycle_id):
     for row in sheet["rows"]:
         row["outcome"] = outcomes.get(str(row["service_point_id"]))
     return render(request, "metering/entry.html", {**sheet, "today": timezone.localdate()})
-
-
-def _outcome_point(row: str, entries: list[services.HandEntry]) -> str:
-    """The service point of an outcome: stored reads carry it as their row; entries refused before
-    recording carry their place in the list (``entries[3].service_point_id``)."""
-    found = re.match(r"entries\[(\d+)\]", row)
-    return str(entries[int(found.group(1))].service_point_id) if found else row
 
 
 @require_POST

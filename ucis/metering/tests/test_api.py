@@ -59,7 +59,8 @@ def test_hand_entry_batch_gives_one_outcome_per_row(site, cycle, login):
     assert by_row[str(sp0)]["usage"] == "5.000" and by_row[str(sp0)]["read_status"] == "accepted"
     assert "HIGH" in by_row[str(sp1)]["flags"] and by_row[str(sp1)]["read_status"] == "pending"
     assert by_row[str(sp2)]["problems"] == [{"field": "reading", "reason": "x is not a number"}]
-    assert by_row["entries[3].service_point_id"]["problems"][0]["reason"] == "service point 999999 is not on this route"
+    assert by_row["999999"]["problems"] == [{"field": "entries[3].service_point_id",
+                                             "reason": "service point 999999 is not on this route"}]
     again = post(client, f"{API}/cycles/{cycle.pk}/reads", body).json()
     assert again["stored"] == 0 and again["duplicates"] == 2
     sheet = client.get(f"{API}/cycles/{cycle.pk}/sheet").json()
