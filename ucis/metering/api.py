@@ -219,9 +219,13 @@ class ReadsIn(Schema):
 
 @router.post("/reads", response={200: RecordOut, **ERRORS})
 def reads_record(request: HttpRequest, payload: ReadsIn):
-    """A raw batch of reads by meter serial (handheld devices, files, remote reading). Idempotent
-    per meter and day, and per ``external_ref``: a retried batch reports its rows as duplicates.
-    Each row gets an outcome; refused rows store nothing, the others are stored together."""
+    """A raw batch of reads by meter serial (handheld devices, files, remote reading).
+
+    Idempotent without an ``Idempotency-Key`` header: reads are stored once per meter and day, and
+    once per device message id (``external_ref``), so a retried batch reports its rows as
+    ``duplicate`` and stores nothing twice. A different reading for a day already read is refused
+    (correct it through the review queue). Each row gets an outcome; refused rows store nothing,
+    the others are stored together."""
     _require(request, "metering.read_meters")
     return _record_out(meter_reads_record(
         actor=request.user, source=payload.source, today=timezone.localdate(),

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -301,7 +301,7 @@ def review_queryset(*, actor: Any, filters: ReviewFilters) -> QuerySet[ReadRevie
         if filters.flag not in FLAG_CODES:
             raise DomainError("flag", _("unknown flag %(flag)s"), flag=filters.flag)
         bit = int(validation.ReadFlag[filters.flag])
-        qs = qs.extra(where=["(metering_readreview.flags & %s) <> 0"], params=[bit])
+        qs = qs.annotate(flag_bit=F("flags").bitand(bit)).exclude(flag_bit=0)
     if filters.node_id not in (None, ""):
         node = org_selectors.org_node_get(actor=actor, node_id=filters.node_id)
         qs = qs.filter(node__path__startswith=node.path)
