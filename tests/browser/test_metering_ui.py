@@ -114,6 +114,17 @@ def test_fast_keyboard_hand_entry_saves_rows_and_shows_usage_and_flags(page: Pag
     expect(_row(page, 2).locator("input.reading")).to_be_focused()
     assert MeterRead.objects.filter(cycle=reading_site.cycle).count() == 2
 
+    # A save that never reaches the server is shown, and retried when the row is left again.
+    page.route("**/entry/row/", lambda route: route.abort())
+    page.keyboard.type("150")
+    page.keyboard.press("ArrowUp")
+    expect(_row(page, 2).locator("[data-testid=entry-not-saved]")).to_be_visible()
+    page.unroute("**/entry/row/")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    expect(_row(page, 2).locator("[data-testid=entry-usage]")).to_contain_text("10.000")
+    assert MeterRead.objects.filter(cycle=reading_site.cycle).count() == 3
+
 
 def test_review_queue_batch_accept(page: Page, reading_site, browser_org):
     from ucis.metering import services

@@ -64,6 +64,24 @@
       save(row);
     });
 
+    // A save that did not reach the server (or failed there) is shown and retried on the next leave.
+    function failed(event) {
+      var row = rowOf(event.detail && event.detail.elt);
+      if (!row || !sheet.contains(row)) return;
+      delete row.dataset.saved;
+      var cell = row.querySelector(".outcome");
+      if (cell) {
+        cell.textContent = "";
+        var note = document.createElement("span");
+        note.className = "refused";
+        note.setAttribute("data-testid", "entry-not-saved");
+        note.textContent = sheet.getAttribute("data-not-saved") || "Not saved";
+        cell.appendChild(note);
+      }
+    }
+    document.body.addEventListener("htmx:responseError", failed);
+    document.body.addEventListener("htmx:sendError", failed);
+
     var first = rowsOf(sheet).find(function (row) {
       var input = row.querySelector("input.reading");
       return input && !input.disabled && input.value === "";
