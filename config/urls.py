@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from ucis.customers.api import router as customers_router
+from ucis.metering.api import router as metering_router
 from ucis.org.api import router as org_router
 from ucis.platform.api import api
 from ucis.platform.audit_api import router as audit_router
@@ -10,6 +11,7 @@ from ucis.platform.audit_api import router as audit_router
 api.add_router("/org", org_router)
 api.add_router("/audit", audit_router)
 api.add_router("/registry", customers_router)
+api.add_router("/metering", metering_router)
 
 admin.site.site_header = "ucis"
 
@@ -17,6 +19,7 @@ urlpatterns = [
     path("", include("ucis.platform.urls")),
     path("org/", include("ucis.org.urls")),
     path("customers/", include("ucis.customers.urls")),
+    path("metering/", include("ucis.metering.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

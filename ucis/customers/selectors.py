@@ -390,9 +390,13 @@ def service_point_installations(*, service_point_ids: Iterable[Any]) -> list[dic
 
 
 def service_point_rows(*, actor: Any, service_point_ids: Iterable[Any] = (), node_path: str | None = None,
-                       commodity: str | None = None) -> list[dict[str, Any]]:
-    """Service points the actor may see, with address and the current payer (for route sheets)."""
+                       commodity: str | None = None, area_code: str | None = None) -> list[dict[str, Any]]:
+    """Service points the actor may see, with address and the current payer (for route sheets);
+    ``area_code`` narrows to an address area and everything below it (a community, a building)."""
     qs = ServicePoint.objects.visible_to(actor)
+    if area_code:
+        area = AddressArea.objects.filter(code=area_code.strip()).values_list("path", flat=True).first()
+        qs = qs.filter(premise__area__path__startswith=area) if area else qs.none()
     ids = list(service_point_ids)
     if ids:
         qs = qs.filter(pk__in=ids)

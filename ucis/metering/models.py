@@ -60,8 +60,10 @@ class Route(models.Model):
         return f"{self.code} {self.name}"
 
 
+@pghistory.track(*trackers())
 class RouteStop(models.Model):
-    """A service point's place on a route; a service point is on one route at a time."""
+    """A service point's place on a route; a service point is on one route at a time. Tracked, so
+    the reason given for assigning, reordering, splitting and merging stays in the history."""
 
     tenancy_node_field = "route__node"
 

@@ -126,6 +126,7 @@ def route_create(*, actor: Any, data: RouteInput, reason: str = "new route") -> 
                                     read_day=data.read_day)
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> int:
     """Put service points on a route after its last stop, in the order given, taking them off
     any other route (a service point is on one route at a time)."""
@@ -153,6 +154,23 @@ def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence
     return len(ids)
 
 
+def route_stops_assign_area(*, actor: Any, route_id: Any, area_code: str, reason: str) -> int:
+    """Put every service point of a community or building (an address area and below) of the
+    route's company and commodity on the route, in address order (see ``route_stops_assign``)."""
+    reason = _reason(reason)
+    route = access_by_id(Route, actor, route_id)
+    if not (area_code or "").strip():
+        raise DomainError("area_code", _("give the code of a community or building"))
+    points = [p["id"] for p in customer_selectors.service_point_rows(actor=actor, area_code=area_code,
+                                                                      commodity=route.commodity)
+              if p["company_id"] == route.company_id]
+    if not points:
+        raise DomainError("area_code", _("there is no %(commodity)s service point under %(code)s in your area"),
+                          commodity=route.commodity, code=area_code.strip())
+    return route_stops_assign(actor=actor, route_id=route.pk, service_point_ids=points, reason=reason)
+
+
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_reorder(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> None:
     """Set the walking order: ``service_point_ids`` must be exactly the route's stops."""
     reason = _reason(reason)
@@ -179,6 +197,7 @@ def route_reassign(*, actor: Any, route_ids: Sequence[Any], reader_id: Any, reas
     return len(routes)
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: str, name: str,
                 reason: str, reader_id: Any = None) -> Route:
     """Split a route: the stops from ``from_service_point_id`` on move, in order, to a new route."""
@@ -202,6 +221,7 @@ def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: 
     return new
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_merge(*, actor: Any, target_id: Any, source_id: Any, reason: str) -> Route:
     """Append the stops of ``source`` to ``target`` (in their order) and retire ``source``."""
     reason = _reason(reason)
@@ -253,6 +273,7 @@ def read_cycle_open(*, actor: Any, company_id: Any, period: date | str, days_bef
     return list(ReadCycle.objects.filter(route__in=routes, period=month).select_related("route"))
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def read_cycle_close(*, actor: Any, cycle_ids: Sequence[Any], today: date) -> dict[str, int]:
     """Close cycles: service points with no live read in the window, and those whose business
     changed since their last read, go to the review queue."""
@@ -303,42 +324,44 @@ class HandEntry:
 
 def cycle_reads_enter(*, actor: Any, cycle_id: Any, entries: Sequence[HandEntry], today: date) -> RecordResult:
     """Hand entry of a route's reads (录入): each entry names its stop; the meter is the one on the
-    service point on the read date (the cycle's scheduled date when none is given)."""
+    service point on the read date (the cycle's scheduled date when none is given). Each outcome's
+    ``row`` is the entry's service point id."""
     cycle = access_by_id(ReadCycle.objects.select_related("route"), actor, cycle_id)
     stops = set(RouteStop.objects.filter(route_id=cycle.route_id).values_list("service_point_id", flat=True))
     installs: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for inst in customer_selectors.service_point_installations(service_point_ids=list(stops)):
         installs[inst["service_point_id"]].append(inst)
     reads = []
-    refused = []
+    refused: list[tuple[int, FieldProblem]] = []
     for n, entry in enumerate(entries):
         if str(entry.reading).strip() == "":
             continue
         on = entry.read_date or min(cycle.scheduled_date, today)
         sp = int(entry.service_point_id)
         if sp not in stops:
-            refused.append(FieldProblem(f"entries[{n}].service_point_id",
-                                        _("service point %(id)s is not on this route"), {"id": sp}))
+            refused.append((sp, FieldProblem(f"entries[{n}].service_point_id",
+                                             _("service point %(id)s is not on this route"), {"id": sp})))
             continue
         meter = next((i for i in reversed(installs[sp]) if i["installed_date"] <= on
                       and (i["removed_date"] is None or on <= i["removed_date"])), None)
         if meter is None:
-            refused.append(FieldProblem(f"entries[{n}].service_point_id",
-                                        _("no meter is installed at service point %(id)s on %(date)s"),
-                                        {"id": sp, "date": on.isoformat()}))
+            refused.append((sp, FieldProblem(f"entries[{n}].service_point_id",
+                                             _("no meter is installed at service point %(id)s on %(date)s"),
+                                             {"id": sp, "date": on.isoformat()})))
             continue
         reads.append(ReadInput(meter=meter["meter__serial"], read_date=on, reading=str(entry.reading),
                                note=entry.note, row=str(sp)))
     result = meter_reads_record(actor=actor, reads=reads, source="hand", today=today, batch_ref=f"cycle:{cycle.pk}")
-    for problem in refused:
-        result.outcomes.append(_refused(problem))
+    for sp, problem in refused:
+        result.outcomes.append(_refused(sp, problem))
     return result
 
 
-def _refused(problem: FieldProblem) -> Any:
+def _refused(service_point_id: Any, problem: FieldProblem) -> Any:
+    """An entry refused before recording: its row names the service point, like stored ones."""
     from ucis.metering.reads import ReadOutcome
 
-    return ReadOutcome(problem.field, "", "rejected", problems=(problem,))
+    return ReadOutcome(str(service_point_id), "", "rejected", problems=(problem,))
 
 
 # --- review decisions -------------------------------------------------------------------------------
@@ -483,6 +506,7 @@ def special_read_schedule(*, actor: Any, company_id: Any, commodity: str, read_d
                            commodity=commodity, date=read_date.isoformat()) from None
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def special_reads_derive(*, actor: Any, schedule_id: Any, today: date) -> dict[str, int]:
     """Settle each service point's reading on the schedule's date: the live read of that day when
     there is one, else derived by days between the reads around the date (linear in time). Points
@@ -582,6 +606,7 @@ def apportion_group_create(*, actor: Any, name: str, master_service_point_id: An
     return group
 
 
+@transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def apportion_run(*, actor: Any, group_id: Any, period: date | str, cost: Decimal | str, reason: str) -> list[ApportionShare]:
     """Share the master's cost for ``period`` over the households (by usage of the period's live
     reads, equally, or by floor area). The shares add up exactly to the cost; they become lines on

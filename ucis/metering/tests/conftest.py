@@ -62,3 +62,24 @@ def make_site(org, *, households: int = 3, installed: date = date(2025, 1, 5), d
 @pytest.fixture
 def site(org) -> Site:
     return make_site(org)
+
+
+def monthly_history(site: Site, *, today: date, months: int = 14, usage: int = 10) -> None:
+    """Accepted reads every 30 days up to 30 days before ``today`` (``usage`` each), so validation
+    has a year of history: a normal read after them is clean, one far above is HIGH."""
+    from datetime import timedelta
+
+    from ucis.metering.reads import ReadInput, meter_reads_record
+
+    reads = [ReadInput(meter.serial, today - timedelta(days=30 * k), str(usage * (months + 1 - k)))
+             for meter in site.meters for k in range(months, 0, -1)]
+    result = meter_reads_record(actor=SYSTEM, reads=reads, source="handheld", today=today)
+    assert result.stored == len(reads), result.rejected
+
+
+def open_cycle(site: Site, *, today: date):
+    """This month's cycle of the site's route, its reading day set to today (so reads are in it)."""
+    from ucis.metering.models import Route
+
+    Route.objects.filter(pk=site.route.pk).update(read_day=min(today.day, 28))
+    return services.read_cycle_open(actor=SYSTEM, company_id=site.org.water.pk, period=today.replace(day=1))[0]

@@ -76,7 +76,22 @@ def foreign_objects(org, settings, tmp_path):
     # Company-level fields are administered at the company node or above: not from branch B.
     field = extras.extra_field_define(actor=SYSTEM, company_id=org.water.pk, data=extras.ExtraFieldInput(
         entity="customer", code="sweep_field", label="甲字段", field_type="text"))
-    objects = {"org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
+    from ucis.metering import review as metering_review
+    from ucis.metering import services as metering_services
+
+    route = metering_services.route_create(actor=SYSTEM, data=metering_services.RouteInput(
+        code="SWEEP-R", name="甲抄表本", node_id=org.station_a.pk, commodity="water"))
+    point = account.agreements.get().service_point
+    metering_services.route_stops_assign(actor=SYSTEM, route_id=route.pk, service_point_ids=[point.pk],
+                                         reason="sweep")
+    cycle = metering_services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2026-11")[0]
+    metering_review.read_review_require(service_points=[(point.pk, point.node_id)], period=cycle.period,
+                                        reason="new_business")
+    from ucis.metering.models import ReadReview
+
+    objects = {"metering.Route": route, "metering.ReadCycle": cycle,
+               "metering.ReadReview": ReadReview.objects.get(service_point=point),
+               "org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
                "customers.Account": account, "customers.Premise": premise, "customers.Meter": meter,
                "customers.CustomerAttachment": attachment, "customers.ExtraFieldDefinition": field,
                "customers.ImportJob": job}
