@@ -126,6 +126,7 @@ def route_create(*, actor: Any, data: RouteInput, reason: str = "new route") -> 
                                     read_day=data.read_day)
 
 
+@transaction.atomic
 def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> int:
     """Put service points on a route after its last stop, in the order given, taking them off
     any other route (a service point is on one route at a time)."""
@@ -153,6 +154,7 @@ def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence
     return len(ids)
 
 
+@transaction.atomic
 def route_reorder(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> None:
     """Set the walking order: ``service_point_ids`` must be exactly the route's stops."""
     reason = _reason(reason)
@@ -179,6 +181,7 @@ def route_reassign(*, actor: Any, route_ids: Sequence[Any], reader_id: Any, reas
     return len(routes)
 
 
+@transaction.atomic
 def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: str, name: str,
                 reason: str, reader_id: Any = None) -> Route:
     """Split a route: the stops from ``from_service_point_id`` on move, in order, to a new route."""
@@ -202,6 +205,7 @@ def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: 
     return new
 
 
+@transaction.atomic
 def route_merge(*, actor: Any, target_id: Any, source_id: Any, reason: str) -> Route:
     """Append the stops of ``source`` to ``target`` (in their order) and retire ``source``."""
     reason = _reason(reason)
@@ -253,6 +257,7 @@ def read_cycle_open(*, actor: Any, company_id: Any, period: date | str, days_bef
     return list(ReadCycle.objects.filter(route__in=routes, period=month).select_related("route"))
 
 
+@transaction.atomic
 def read_cycle_close(*, actor: Any, cycle_ids: Sequence[Any], today: date) -> dict[str, int]:
     """Close cycles: service points with no live read in the window, and those whose business
     changed since their last read, go to the review queue."""
@@ -483,6 +488,7 @@ def special_read_schedule(*, actor: Any, company_id: Any, commodity: str, read_d
                            commodity=commodity, date=read_date.isoformat()) from None
 
 
+@transaction.atomic
 def special_reads_derive(*, actor: Any, schedule_id: Any, today: date) -> dict[str, int]:
     """Settle each service point's reading on the schedule's date: the live read of that day when
     there is one, else derived by days between the reads around the date (linear in time). Points
@@ -582,6 +588,7 @@ def apportion_group_create(*, actor: Any, name: str, master_service_point_id: An
     return group
 
 
+@transaction.atomic
 def apportion_run(*, actor: Any, group_id: Any, period: date | str, cost: Decimal | str, reason: str) -> list[ApportionShare]:
     """Share the master's cost for ``period`` over the households (by usage of the period's live
     reads, equally, or by floor area). The shares add up exactly to the cost; they become lines on
