@@ -299,6 +299,7 @@ class ConsumerStats:
     acked: int = 0
     batches: int = 0
     retries: int = 0
+    store_seconds: float = 0.0  # time spent storing batches (the rest is waiting for messages)
     totals: BatchResult = field(default_factory=BatchResult)
 
 
@@ -402,6 +403,7 @@ class ReadConsumer:
                 if pending:
                     last_message = now
                     self._store(pending)
+                    self.stats.store_seconds += time.monotonic() - now
                     self._ack(pending)
                 elif self.idle_exit is not None and now - last_message >= self.idle_exit:
                     log.info("no message for %.0fs; stopping", self.idle_exit)

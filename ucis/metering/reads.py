@@ -38,6 +38,7 @@ from ucis.metering import review, validation
 from ucis.metering.models import MeterRead, ReadCycle, RouteStop
 from ucis.platform.audit import audit_context
 from ucis.platform.bulk import copy_rows, next_ids
+from ucis.platform.lookups import pg_array
 
 LIVE = ("pending", "accepted")
 HISTORY_DAYS = 400  # same month last year needs a little over a year of reads
@@ -209,13 +210,13 @@ def _drop_existing(candidates: list[_Candidate], outcomes: list[ReadOutcome | No
                  JOIN unnest(%s::bigint[], %s::date[]) AS k(meter_id, read_date)
                    ON r.meter_id = k.meter_id AND r.read_date = k.read_date
                 WHERE r.status IN ('pending', 'accepted')""",
-            [[c.meter["id"] for c in candidates], [c.read.read_date for c in candidates]])
+            [pg_array(c.meter["id"] for c in candidates), pg_array(c.read.read_date for c in candidates)])
         live = {(m, d): v for m, d, v in cursor.fetchall()}
         refs = [c.read.external_ref for c in candidates if c.read.external_ref]
         stored_refs: set[str] = set()
         if refs:
-            cursor.execute("SELECT external_ref FROM metering_meterread WHERE source = %s AND external_ref = ANY(%s)",
-                           [source, refs])
+            cursor.execute("SELECT external_ref FROM metering_meterread "
+                           "WHERE source = %s AND external_ref = ANY(%s::varchar[])", [source, pg_array(refs)])
             stored_refs = {r for (r,) in cursor.fetchall()}
     kept = []
     for c in candidates:
@@ -253,8 +254,9 @@ def _prior_reads(point_ids: list[int], since: date) -> dict[int, list[_Prior]]:
             """SELECT r.service_point_id, r.id, r.meter_id, r.read_date, r.reading, r.usage, r.previous_date, r.kind,
                       c.period
                  FROM metering_meterread r LEFT JOIN metering_readcycle c ON c.id = r.cycle_id
-                WHERE r.service_point_id = ANY(%s) AND r.status IN ('pending', 'accepted') AND r.read_date >= %s
-                ORDER BY r.service_point_id, r.read_date, r.id""", [point_ids, since])
+                WHERE r.service_point_id = ANY(%s::bigint[]) AND r.status IN ('pending', 'accepted')
+                  AND r.read_date >= %s
+                ORDER BY r.service_point_id, r.read_date, r.id""", [pg_array(point_ids), since])
         for sp, rid, mid, rdate, reading, usage, pdate, kind, period in cursor.fetchall():
             priors[sp].append(_Prior(rid, mid, rdate, reading, usage, pdate, kind, period))
     return priors
@@ -262,7 +264,7 @@ def _prior_reads(point_ids: list[int], since: date) -> dict[int, list[_Prior]]:
 
 def _cycles_for(point_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """The open or recent cycles of each service point's route, oldest first."""
-    stops = dict(RouteStop.objects.filter(service_point_id__in=point_ids).values_list("service_point_id", "route_id"))
+    stops = dict(RouteStop.objects.filter(service_point_id__any=point_ids).values_list("service_point_id", "route_id"))
     by_route: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for cycle in (ReadCycle.objects.filter(route_id__in=set(stops.values())).order_by("route_id", "period")
                   .values("id", "route_id", "period", "window_from", "window_to", "status")):
