@@ -45,7 +45,10 @@ def _element(value: Any) -> str:
 
 def pg_array(values: Iterable[Any]) -> str:
     """A PostgreSQL array literal of ``values`` (numbers, dates, text, None), e.g. ``{1,2,NULL}``."""
-    return "{" + ",".join(map(_element, values)) + "}"
+    items = values if isinstance(values, list) else list(values)
+    if all(type(v) is int for v in items):  # keys, the common case: no quoting needed
+        return "{" + ",".join(map(str, items)) + "}"
+    return "{" + ",".join(map(_element, items)) + "}"
 
 
 def register() -> None:
