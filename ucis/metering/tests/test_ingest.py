@@ -303,3 +303,156 @@ def test_messages_published_while_the_consumer_is_down_are_delivered(site, feed)
     thread.start()
     finish(later, thread)
     assert MeterRead.objects.get().external_ref == "q1"
+
+
+# --- failures: the database, the broker, the command ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_database_outage_keeps_the_batch_and_retries(site, monkeypatch):
+    from django.db import OperationalError
+
+    consumer = ingest.ReadConsumer(today=lambda: TODAY)
+    consumer._stop.wait = lambda delay: False  # no real sleeping between attempts
+    calls = []
+    real = ingest.reads_ingest
+
+    def flaky(messages, **kw):
+        calls.append(len(messages))
+        if len(calls) < 3:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(messages, **kw)
+
+    monkeypatch.setattr(ingest, "reads_ingest", flaky)
+    batch = [ingest._Delivery(Message("t/reads/TW/WM00000", body(read_date="2025-02-05", reading="5", msg_id="r1")),
+                              mid=1, qos=1, generation=0)]
+    consumer._store(batch)
+    assert calls == [1, 1, 1] and consumer.stats.retries == 2 and consumer.stats.totals.stored == 1
+    assert MeterRead.objects.get().external_ref == "r1"
+
+
+@pytest.mark.django_db
+def test_a_message_the_database_refuses_is_isolated_and_dead_lettered(site, monkeypatch):
+    from django.db import DataError
+
+    consumer = ingest.ReadConsumer(today=lambda: TODAY)
+    real = ingest.reads_ingest
+
+    def picky(messages, **kw):
+        if any(b"poison" in m.payload for m in messages):
+            raise DataError("value out of range")
+        return real(messages, **kw)
+
+    monkeypatch.setattr(ingest, "reads_ingest", picky)
+    payloads = [body(read_date="2025-02-05", reading="5", msg_id=f"s{n}") for n in range(3)]
+    payloads.insert(1, body(read_date="2025-02-05", reading="5", msg_id="poison"))
+    serials = ["WM00000", "WM00001", "WM00001", "WM00002"]
+    consumer._store([ingest._Delivery(Message(f"t/reads/TW/{s}", p), mid=n, qos=1, generation=0)
+                     for n, (s, p) in enumerate(zip(serials, payloads, strict=True))])
+    assert sorted(MeterRead.objects.values_list("external_ref", flat=True)) == ["s0", "s1", "s2"]
+    letter = MqttDeadLetter.objects.get()
+    assert letter.reason == "could not be stored: DataError: value out of range" and b"poison" in bytes(letter.payload)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_broker(tmp_path):
+    """A Mosquitto of the test's own (persistent), to stop and start at will."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not shutil.which(binary):
+        pytest.skip("no mosquitto binary")
+    port = _free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                    f"persistence_location {tmp_path}/\n")
+    procs = []
+
+    def start():
+        procs.append(subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("mosquitto did not start")
+
+    def stop():
+        procs[-1].terminate()
+        procs[-1].wait(10)
+
+    yield port, start, stop
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_consumer_waits_for_the_broker_and_survives_its_restart(site, own_broker):
+    import time
+
+    port, start_broker, stop_broker = own_broker
+
+    def send(msg_id, serial):
+        mqtt, version = _mqtt()
+        client = mqtt.Client(version, client_id=f"ucis-test-pub-{msg_id}")
+        client.connect(HOST, port)
+        client.loop_start()
+        client.publish(f"ucis/reads/TW/{serial}", body(read_date="2025-02-05", reading="5", msg_id=msg_id),
+                       qos=1).wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
+
+    consumer = ingest.ReadConsumer(host=HOST, port=port, client_id="ucis-test-restart", max_messages=2,
+                                   idle_exit=20, batch_wait=0.05, today=lambda: TODAY)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()  # before the broker is up: it keeps trying
+    time.sleep(1.5)
+    assert not consumer.connected.is_set()
+    start_broker()
+    assert consumer.subscribed.wait(15)
+    send("before", "WM00000")
+    deadline = time.monotonic() + 10
+    while consumer.stats.acked < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert consumer.stats.acked == 1
+
+    stop_broker()
+    time.sleep(0.5)
+    assert not consumer.connected.is_set()
+    start_broker()
+    assert consumer.subscribed.wait(40), "the consumer did not come back after the broker restarted"
+    send("after", "WM00001")
+    finish(consumer, thread, timeout=20)
+    assert sorted(MeterRead.objects.values_list("external_ref", flat=True)) == ["after", "before"]
+
+
+@needs_broker
+@pytest.mark.django_db(transaction=True)
+def test_the_command_stores_reads_and_prints_the_counts(site, feed, capsys):
+    from django.core.management import call_command
+
+    root, client_id = feed
+    # The session must exist before the message is published, as in production.
+    forget = consumer_for(feed, idle_exit=0.3)
+    finish(forget, start(forget))
+    publish(f"{root}/TW/WM00001", [body(read_date="2025-02-05", reading="3", msg_id="cmd-1"), b"nope"])
+    call_command("ingest_mqtt", "--topic", f"{root}/#", "--client-id", client_id, "--max-messages", "2",
+                 "--idle-exit", "10")
+    assert "messages=2 stored=1 duplicates=0 dead_letters=1" in capsys.readouterr().out
+    assert MeterRead.objects.get().external_ref == "cmd-1"
