@@ -98,7 +98,8 @@ def measure_mqtt(n: int, meters: list[tuple[str, str]]) -> dict[str, float]:
                             "reading": f"{float(base) + 37.125 + k % 50:.3f}", "msg_id": f"bench-{tag}-{k}"}).encode()
                 for k, (serial, base) in enumerate(meters)]
     consumer = ingest.ReadConsumer(host=host, port=port, topic=f"ucis-bench/{tag}/reads/#",
-                                   client_id=f"ucis-bench-{tag}", max_messages=len(payloads), idle_exit=30)
+                                   client_id=f"ucis-bench-{tag}", max_messages=len(payloads), idle_exit=30,
+                                   batch=int(os.environ.get("UCIS_BENCH_BATCH", "2000")))
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     assert consumer.subscribed.wait(10), "the consumer did not subscribe"

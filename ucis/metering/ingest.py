@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from ucis.kernel.errors import FieldProblem
 from ucis.kernel.errors import gettext_noop as _
@@ -224,6 +224,7 @@ def reads_ingest(messages: Sequence[Message], *, today: date | None = None, tz: 
                                           reason="remote reads (MQTT)")
             # One outcome per read, in the order given.
             assert len(recorded.outcomes) == len(reads)
+            bodies: dict[int, Any] = {}
             for (message, at), outcome in zip(origin, recorded.outcomes, strict=True):
                 if outcome.status == "stored":
                     result.stored += 1
@@ -233,7 +234,12 @@ def reads_ingest(messages: Sequence[Message], *, today: date | None = None, tz: 
                     reason = "; ".join(f"{p.field}: {p.reason}" for p in outcome.problems)
                     where = "" if at is None else f"[{at}]."
                     # The element's own bytes, so a rejected element of a batch can be resent alone.
-                    own = message.payload if at is None else _element(json.loads(message.payload)[at])
+                    if at is None:
+                        own = message.payload
+                    else:
+                        if id(message) not in bodies:
+                            bodies[id(message)] = json.loads(message.payload)
+                        own = _element(bodies[id(message)][at])
                     letters.append((message, own, f"{where}{reason} (message {outcome.row})"))
         result.dead_letters = _dead_letters_write(letters)
     return result
@@ -474,7 +480,7 @@ class ReadConsumer:
             return reads_ingest(messages, today=self.today(), tz=self.tz)
         except (OperationalError, InterfaceError):
             raise
-        except (DatabaseError, ValueError, TypeError, ArithmeticError) as exc:
+        except Exception as exc:  # whatever one message provokes, the feed goes on
             if len(messages) == 1:
                 log.exception("message on %s could not be stored", messages[0].topic)
                 return _unexpected_letters(messages, exc)
