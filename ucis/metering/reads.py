@@ -418,8 +418,17 @@ def _milli(value: Decimal | None) -> int:
     return int(value * 1000) if value is not None else 0
 
 
+UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _days(values: list[date]) -> np.ndarray:
+    """Dates as datetime64[D] by their day numbers: numpy parses date objects one by one at ~2 µs
+    each, a noticeable part of a remote-read batch."""
+    ordinals = np.fromiter((d.toordinal() for d in values), dtype=np.int64, count=len(values))
+    return (ordinals - UNIX_EPOCH_ORDINAL).astype("datetime64[D]")
+
+
 def _arrays(rows: list[dict[str, Any]], rules: validation.ReadRules) -> validation.ReadArrays:
-    n = len(rows)
     cols: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         c, ctx = row["c"], row["context"]
@@ -448,7 +457,7 @@ def _arrays(rows: list[dict[str, Any]], rules: validation.ReadRules) -> validati
     for name in validation.ReadArrays.__dataclass_fields__:
         values = cols[name]
         if name in day_fields:
-            kwargs[name] = np.array(values, dtype="datetime64[D]") if n else np.array([], dtype="datetime64[D]")
+            kwargs[name] = _days(values)
         elif name in bool_fields:
             kwargs[name] = np.array(values, dtype=np.bool_)
         else:
