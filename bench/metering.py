@@ -9,6 +9,9 @@ One function per measurement, each returning its figures; the last line joins th
 mqtt_reads_per_s (N messages published at QoS 1 until the consumer has stored and acked them all;
 target ≥ 5,000/s), mqtt_store_per_s (the consumer's own rate: N / time spent storing batches),
 mqtt_publish_per_s (the publisher's rate, the ceiling of the end-to-end figure).
+
+The devices are mosquitto_pub (C) when it is installed, else a paho publisher in its own process
+(UCIS_BENCH_PUBLISHER=python forces it); UCIS_BENCH_BATCH sets the consumer's batch (default 2,000).
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def _publish(host: str, port: int, topics: list[str], payloads: list[bytes], go,
     publisher.loop_stop()
 
 
-def measure_mqtt(n: int, meters: list[tuple[str, str]]) -> dict[str, float]:
+def measure_mqtt(n: int, meters: list[tuple[str, str]] | None = None) -> dict[str, float]:
+    """N messages at QoS 1, one per meter, through the broker into the database."""
     import multiprocessing
 
     import paho.mqtt.client as mqtt
@@ -90,6 +94,7 @@ def measure_mqtt(n: int, meters: list[tuple[str, str]]) -> dict[str, float]:
     from ucis.metering import ingest
     from ucis.metering.models import MeterRead
 
+    meters = meters if meters is not None else meters_installed(n)
     host, port = os.environ.get("UCIS_MQTT_HOST", "127.0.0.1"), int(os.environ.get("UCIS_MQTT_PORT", "1883"))
     tag = uuid.uuid4().hex[:8]
     today = ingest.local_today()
