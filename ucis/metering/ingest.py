@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -310,8 +310,9 @@ class ConsumerStats:
 
 
 class ReadConsumer:
-    """Subscribes with a persistent MQTT 5 session and manual acknowledgement; the network runs in
-    paho's thread, batches are stored in the thread that calls ``run``."""
+    """Subscribes with a persistent MQTT 5 session and manual acknowledgement. The MQTT client runs
+    in a process of its own (``ucis.metering.mqtt_link``); batches are stored in the thread that
+    calls ``run``, and acknowledged after they are committed."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 1883, topic: str = DEFAULT_TOPIC,
                  client_id: str = DEFAULT_CLIENT_ID, batch: int = 2000, batch_wait: float = 0.2,
@@ -325,82 +326,92 @@ class ReadConsumer:
         self.stats = ConsumerStats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker confirmed the subscription
-        self._inbox: queue.Queue[_Delivery] = queue.Queue()
+        self._inbox: deque[_Delivery] = deque()
         self._stop = threading.Event()
-        self._generation = 0
-        self._client: Any = None
-
-    # paho callbacks (network thread)
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        if reason_code.is_failure:
-            log.error("broker %s:%s refused the connection: %s", self.host, self.port, reason_code)
-            return
-        self._generation += 1
-        # Subscribing again is harmless when the session kept the subscription.
-        client.subscribe(self.topic, qos=1)
-        log.info("connected to %s:%s as %s (session %s), subscribed to %s", self.host, self.port, self.client_id,
-                 "resumed" if flags.session_present else "new", self.topic)
-        self.connected.set()
-
-    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
-        failed = [rc for rc in reason_codes if rc.is_failure]
-        if failed:
-            log.error("the broker refused the subscription to %s: %s", self.topic, failed[0])
-        else:
-            self.subscribed.set()
-
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        self.connected.clear()
-        self.subscribed.clear()
-        if not self._stop.is_set():
-            log.warning("lost the broker (%s); reconnecting", reason_code)
-
-    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        self._inbox.put(_Delivery(Message(msg.topic, bytes(msg.payload), bool(msg.dup)), msg.mid, msg.qos,
-                                  self._generation))
-
-    # the consumer (calling thread)
+        self._conn: Any = None
+        self._link: Any = None
+        self._link_stopped = False
 
     def stop(self) -> None:
         self._stop.set()
 
-    def _make_client(self) -> Any:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
+    # the link process
 
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5,
-                             manual_ack=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect, client.on_subscribe = self._on_connect, self._on_subscribe
-        client.on_disconnect, client.on_message = self._on_disconnect, self._on_message
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
-        self._connect_props = props
-        return client
+    def _start_link(self) -> None:
+        import multiprocessing
 
-    def _connect(self, client: Any) -> None:
-        """Connect, retrying with backoff while the broker is away (a consumer started before the
-        broker waits for it)."""
-        delay = 1.0
-        while not self._stop.is_set():
-            try:
-                client.connect(self.host, self.port, keepalive=30, clean_start=False,
-                               properties=self._connect_props)
+        from ucis.metering import mqtt_link
+
+        # spawn, not fork: the child must not inherit the database connection or Django's threads.
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._link = context.Process(
+            target=mqtt_link.link_main, args=(child,), daemon=True, name=f"mqtt-link {self.client_id}",
+            kwargs={"host": self.host, "port": self.port, "topic": self.topic, "client_id": self.client_id,
+                    "session_expiry": SESSION_EXPIRY_S, "receive_maximum": RECEIVE_MAXIMUM})
+        self._link.start()
+        child.close()
+
+    def _stop_link(self) -> None:
+        if self._link is None:
+            return
+        try:
+            self._conn.send(("stop",))
+            deadline = time.monotonic() + 10
+            while not self._link_stopped and time.monotonic() < deadline:
+                self._pump(0.1)
+        except (OSError, EOFError):
+            pass
+        self._link.join(5)
+        if self._link.is_alive():
+            self._link.terminate()
+            self._link.join(5)
+        self._conn.close()
+
+    def _pump(self, timeout: float) -> None:
+        """Take in what the link sent: messages for the inbox, connection events for the flags."""
+        try:
+            if not self._conn.poll(max(0.0, timeout)):
                 return
-            except OSError as exc:
-                log.warning("cannot reach the broker %s:%s (%s); retrying in %.0fs", self.host, self.port, exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+            while True:
+                self._handle(self._conn.recv())
+                if not self._conn.poll(0):
+                    return
+        except EOFError:
+            if not self._link_stopped and not self._stop.is_set():
+                raise RuntimeError("the MQTT link process stopped unexpectedly") from None
+            self._link_stopped = True
+
+    def _handle(self, event: tuple[Any, ...]) -> None:
+        kind = event[0]
+        if kind == "messages":
+            self._inbox.extend(_Delivery(Message(topic, payload, dup), mid, qos, generation)
+                               for topic, payload, dup, mid, qos, generation in event[1])
+        elif kind == "connected":
+            log.info("connected to %s:%s as %s (session %s), subscribing to %s", self.host, self.port,
+                     self.client_id, "resumed" if event[2] else "new", self.topic)
+            self.connected.set()
+        elif kind == "subscribed":
+            self.subscribed.set()
+        elif kind == "disconnected":
+            self.connected.clear()
+            self.subscribed.clear()
+            if not self._stop.is_set():
+                log.warning("lost the broker (%s); reconnecting", event[1])
+        elif kind == "unreachable":
+            log.warning("cannot reach the broker %s:%s (%s); retrying in %.0fs", self.host, self.port, event[1],
+                        event[2])
+        elif kind == "refused":
+            log.error("broker %s:%s refused the connection: %s", self.host, self.port, event[1])
+        elif kind == "subscribe_failed":
+            log.error("the broker refused the subscription to %s: %s", self.topic, event[1])
+        elif kind == "stopped":
+            self._link_stopped = True
+
+    # the consumer (calling thread)
 
     def run(self) -> ConsumerStats:
-        client = self._client = self._make_client()
-        self._connect(client)
-        # loop_start reconnects by itself after a lost connection (reconnect_delay_set's backoff).
-        client.loop_start()
+        self._start_link()
         last_message = last_log = time.monotonic()
         try:
             while not self._stop.is_set():
@@ -421,8 +432,7 @@ class ReadConsumer:
                     self._log_counts()
         finally:
             self._stop.set()
-            client.disconnect()
-            client.loop_stop()
+            self._stop_link()
             _db_close()
             self._log_counts()
         return self.stats
@@ -432,25 +442,21 @@ class ReadConsumer:
         limit = self.batch
         if self.max_messages is not None:
             limit = max(1, min(limit, self.max_messages - self.stats.acked))
-        try:
-            first = self._inbox.get(timeout=0.25)
-        except queue.Empty:
+        first_by = time.monotonic() + 0.25
+        while not self._inbox and not self._stop.is_set():
+            left = first_by - time.monotonic()
+            if left <= 0:
+                return []
+            self._pump(left)
+        if not self._inbox:
             return []
-        pending = [first]
         deadline = time.monotonic() + self.batch_wait
-        while len(pending) < limit:
-            try:
-                pending.append(self._inbox.get_nowait())
-                continue
-            except queue.Empty:
-                pass
+        while len(self._inbox) < limit:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            try:
-                pending.append(self._inbox.get(timeout=left))
-            except queue.Empty:
-                break
+            self._pump(left)
+        pending = [self._inbox.popleft() for _ in range(min(limit, len(self._inbox)))]
         self.stats.received += len(pending)
         return pending
 
@@ -490,10 +496,7 @@ class ReadConsumer:
             return result
 
     def _ack(self, pending: list[_Delivery]) -> None:
-        for delivery in pending:
-            # A message that came in on an earlier connection is delivered again on this one.
-            if delivery.qos > 0 and delivery.generation == self._generation:
-                self._client.ack(delivery.mid, delivery.qos)
+        self._conn.send(("ack", [(d.mid, d.qos, d.generation) for d in pending]))
         self.stats.acked += len(pending)
 
     def _log_counts(self) -> None:

@@ -256,9 +256,9 @@ class CrashBeforeAck(ingest.ReadConsumer):
 
 
 class Recording(ingest.ReadConsumer):
-    def _on_message(self, client, userdata, msg):
-        self.dups = [*getattr(self, "dups", []), bool(msg.dup)]
-        super()._on_message(client, userdata, msg)
+    def _store(self, pending):
+        self.dups = [*getattr(self, "dups", []), *(d.message.dup for d in pending)]
+        super()._store(pending)
 
 
 @needs_broker
