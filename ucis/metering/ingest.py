@@ -364,7 +364,7 @@ class ReadConsumer:
             pass
         self._link.join(5)
         if self._link.is_alive():
-            self._link.terminate()
+            self._link.kill()
             self._link.join(5)
         self._conn.close()
 

@@ -13,12 +13,10 @@ Pipe protocol (tuples):
 
 from __future__ import annotations
 
-import logging
+import signal
 import threading
 import time
 from typing import Any
-
-log = logging.getLogger("ucis.metering.ingest")
 
 FLUSH_EVERY_S = 0.01
 FLUSH_AT = 500
@@ -32,6 +30,11 @@ def link_main(conn: Any, *, host: str, port: int, topic: str, client_id: str, se
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C and SIGTERM reach the whole process group; the consumer decides when the link
+        # stops, after it has sent the acknowledgements of what it committed.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     lock = threading.Lock()
     received: list[tuple[str, bytes, bool, int, int, int]] = []
     events: list[tuple[Any, ...]] = []
