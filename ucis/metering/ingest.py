@@ -417,6 +417,8 @@ class ReadConsumer:
             while not self._stop.is_set():
                 pending = self._collect()
                 now = time.monotonic()
+                if not self.subscribed.is_set():
+                    last_message = now  # idle means listening without a message, not waiting for the broker
                 if pending:
                     last_message = now
                     self._store(pending)

@@ -26,7 +26,7 @@ class Command(BaseCommand):
                             help="seconds to wait for a batch to fill (default %(default)s)")
         parser.add_argument("--max-messages", type=int, default=None, help="stop after this many messages")
         parser.add_argument("--idle-exit", type=float, default=None,
-                            help="stop after this many seconds without a message")
+                            help="stop after this many seconds subscribed without a message")
         parser.add_argument("--log-every", type=float, default=10.0, help="seconds between count lines")
 
     def handle(self, *args, host, port, topic, client_id, batch, batch_wait, max_messages, idle_exit, log_every,
