@@ -365,15 +365,16 @@ def meter_reading_rows(*, actor: Any, serials: Iterable[str] = (), meter_ids: It
     what read validation needs to know about a meter. Unknown or invisible meters are left out."""
     qs = Meter.objects.visible_to(actor)
     serials, meter_ids = list(serials), list(meter_ids)
+    # ``__any``: one array parameter for the thousands of keys of a remote-read batch.
     if serials and meter_ids:
-        qs = qs.filter(Q(serial__in=serials) | Q(pk__in=meter_ids))
+        qs = qs.filter(Q(serial__any=serials) | Q(pk__any=meter_ids))
     elif serials:
-        qs = qs.filter(serial__in=serials)
+        qs = qs.filter(serial__any=serials)
     else:
-        qs = qs.filter(pk__in=meter_ids)
+        qs = qs.filter(pk__any=meter_ids)
     meters = {m["id"]: {**m, "installations": []} for m in qs.values(
         "id", "serial", "dial_digits", "multiplier", "status", "company_id", "node_id", "commodity", "meter_type")}
-    for inst in (MeterInstallation.objects.filter(meter_id__in=list(meters))
+    for inst in (MeterInstallation.objects.filter(meter_id__any=list(meters))
                  .order_by("meter_id", "installed_date", "id")
                  .values("meter_id", "service_point_id", "service_point__node_id", "installed_date", "install_reading",
                          "removed_date", "removal_reading")):
@@ -383,7 +384,7 @@ def meter_reading_rows(*, actor: Any, serials: Iterable[str] = (), meter_ids: It
 
 def service_point_installations(*, service_point_ids: Iterable[Any]) -> list[dict[str, Any]]:
     """Every installation on the given service points, oldest first, with the meter's dial."""
-    return list(MeterInstallation.objects.filter(service_point_id__in=list(service_point_ids))
+    return list(MeterInstallation.objects.filter(service_point_id__any=list(service_point_ids))
                 .order_by("service_point_id", "installed_date", "id")
                 .values("id", "meter_id", "meter__serial", "meter__dial_digits", "service_point_id",
                         "installed_date", "install_reading", "removed_date", "removal_reading"))

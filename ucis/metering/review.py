@@ -26,6 +26,7 @@ from django.utils import timezone
 from ucis.kernel.errors import DomainError
 from ucis.kernel.errors import gettext_noop as _
 from ucis.metering.models import ReadReview, RereadOrder
+from ucis.platform.lookups import pg_array
 
 SELF_RESOLVING = ("flagged", "no_read")
 
@@ -52,8 +53,9 @@ def _upsert(rows: Sequence[tuple[Any, Any, date, Any, Any, list[str], int]]) -> 
                 WHERE metering_readreview.status = 'open'
                    OR NOT (EXCLUDED.reasons <@ metering_readreview.reasons)
                    OR EXCLUDED.read_id IS DISTINCT FROM metering_readreview.read_id""",
-            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-             [r[4] for r in rows], [",".join(r[5]) for r in rows], [r[6] for r in rows]])
+            [pg_array(r[0] for r in rows), pg_array(r[1] for r in rows), pg_array(r[2] for r in rows),
+             pg_array(r[3] for r in rows), pg_array(r[4] for r in rows), pg_array(",".join(r[5]) for r in rows),
+             pg_array(r[6] for r in rows)])
         return cursor.rowcount
 
 
@@ -74,8 +76,8 @@ def reviews_after_reads(staged: Sequence[tuple], *, actor: Any) -> None:
                           note = CASE WHEN v.reasons <@ %s::varchar[] THEN 'resolved by a new read' ELSE v.note END
                      FROM unnest(%s::bigint[], %s::date[], %s::bigint[], %s::int[]) AS t(sp, period, read, flags)
                     WHERE v.service_point_id = t.sp AND v.period = t.period AND v.status IN ('open', 'reread')""",
-                [list(SELF_RESOLVING)] * 4 + [[r[2] for r in clean], [r[20] for r in clean], [r[0] for r in clean],
-                                              [r[14] for r in clean]])
+                [list(SELF_RESOLVING)] * 4 + [pg_array(r[2] for r in clean), pg_array(r[20] for r in clean),
+                                              pg_array(r[0] for r in clean), pg_array(r[14] for r in clean)])
     done = [(r[2], r[0]) for r in staged]
     if done:
         with connection.cursor() as cursor:
@@ -83,7 +85,7 @@ def reviews_after_reads(staged: Sequence[tuple], *, actor: Any) -> None:
                 """UPDATE metering_rereadorder o SET status = 'done', read_id = t.read
                      FROM unnest(%s::bigint[], %s::bigint[]) AS t(sp, read)
                     WHERE o.service_point_id = t.sp AND o.status = 'open'""",
-                [[d[0] for d in done], [d[1] for d in done]])
+                [pg_array(d[0] for d in done), pg_array(d[1] for d in done)])
 
 
 def read_review_require(*, service_points: Iterable[tuple[Any, Any]], period: date, reason: str) -> int:

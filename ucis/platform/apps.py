@@ -6,3 +6,8 @@ class PlatformConfig(AppConfig):
     name = "ucis.platform"
     label = "platform"
     verbose_name = _("Platform")
+
+    def ready(self) -> None:
+        from ucis.platform import lookups
+
+        lookups.register()

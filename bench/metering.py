@@ -1,0 +1,168 @@
+"""Metering benchmark: remote reads over MQTT, end to end.
+
+    python bench/metering.py N      (N meters read once each, default 20,000; uses DATABASE_URL or the
+                                     embedded database — the database is RESET: use a bench database;
+                                     needs the MQTT broker at UCIS_MQTT_HOST:UCIS_MQTT_PORT, default
+                                     127.0.0.1:1883)
+
+One function per measurement, each returning its figures; the last line joins them as key=value:
+mqtt_reads_per_s (N messages published at QoS 1 until the consumer has stored and acked them all;
+target ≥ 5,000/s), mqtt_store_per_s (the consumer's own rate: N / time spent storing batches),
+mqtt_publish_per_s (the publisher's rate, the ceiling of the end-to-end figure).
+
+The devices are mosquitto_pub (C) when it is installed, else a paho publisher in its own process
+(UCIS_BENCH_PUBLISHER=python forces it); UCIS_BENCH_BATCH sets the consumer's batch (default 2,000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    from ucis.platform.embedded_db import ensure_database_url
+
+    ensure_database_url()
+    import django
+
+    django.setup()
+
+
+def meters_installed(n: int) -> list[tuple[str, str]]:
+    """A fresh database with at least ``n`` water meters installed (the demo registry, loaded
+    set-based); returns (serial, install reading) of ``n`` of them."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from ucis.demo import generator
+
+    call_command("migrate", verbosity=0)
+    generator.demo_reset()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE metering_mqttdeadletter")
+    started = time.perf_counter()
+    generator.demo_data_load(customers=n, seed=2026, password="bench-Passw0rd!")
+    print(f"loaded {n} customers in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("""SELECT m.serial, i.install_reading FROM customers_meter m
+                            JOIN customers_meterinstallation i ON i.meter_id = m.id AND i.removed_date IS NULL
+                           WHERE m.commodity = 'water' ORDER BY m.id LIMIT %s""", [n])
+        return [(serial, str(reading)) for serial, reading in cursor.fetchall()]
+
+
+def _publish(host: str, port: int, topics: list[str], payloads: list[bytes], go, done) -> None:
+    """The devices: publish every message at QoS 1 and wait until the broker has them all. Runs in
+    a process of its own, as devices do, so it does not share the consumer's interpreter lock."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"ucis-bench-pub-{uuid.uuid4().hex[:8]}",
+                            protocol=mqtt.MQTTv5)
+    publisher.max_inflight_messages_set(1000)
+    publisher.max_queued_messages_set(0)
+    publisher.connect(host, port)
+    publisher.loop_start()
+    go.wait()
+    started = time.perf_counter()
+    infos = [publisher.publish(topic, payload, qos=1) for topic, payload in zip(topics, payloads, strict=True)]
+    for info in infos:
+        info.wait_for_publish(timeout=120)
+    done.put(time.perf_counter() - started)
+    publisher.disconnect()
+    publisher.loop_stop()
+
+
+def measure_mqtt(n: int, meters: list[tuple[str, str]] | None = None) -> dict[str, float]:
+    """N messages at QoS 1, one per meter, through the broker into the database."""
+    import multiprocessing
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from ucis.metering import ingest
+    from ucis.metering.models import MeterRead
+
+    meters = meters if meters is not None else meters_installed(n)
+    host, port = os.environ.get("UCIS_MQTT_HOST", "127.0.0.1"), int(os.environ.get("UCIS_MQTT_PORT", "1883"))
+    tag = uuid.uuid4().hex[:8]
+    today = ingest.local_today()
+    topics = [f"ucis-bench/{tag}/reads/LJW/{serial}" for serial, _base in meters]
+    payloads = [json.dumps({"meter": serial, "read_at": f"{today.isoformat()}T08:00:00+08:00",
+                            "reading": f"{float(base) + 37.125 + k % 50:.3f}", "msg_id": f"bench-{tag}-{k}"}).encode()
+                for k, (serial, base) in enumerate(meters)]
+    consumer = ingest.ReadConsumer(host=host, port=port, topic=f"ucis-bench/{tag}/reads/#",
+                                   client_id=f"ucis-bench-{tag}", max_messages=len(payloads), idle_exit=30,
+                                   batch=int(os.environ.get("UCIS_BENCH_BATCH", "2000")))
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert consumer.subscribed.wait(10), "the consumer did not subscribe"
+    tool = shutil.which("mosquitto_pub")
+    if tool and os.environ.get("UCIS_BENCH_PUBLISHER") != "python":
+        # The devices, in C: one line per message, all on one concentrator topic (the body names the meter).
+        publisher = "mosquitto_pub"
+        started = time.perf_counter()
+        subprocess.run([tool, "-h", host, "-p", str(port), "-V", "mqttv5", "-q", "1", "-M", "1000", "-l",
+                        "-i", f"ucis-bench-pub-{tag}", "-t", f"ucis-bench/{tag}/reads/LJW/bench"],
+                       input=b"\n".join(payloads) + b"\n", check=True, timeout=600)
+        published_s = time.perf_counter() - started
+    else:
+        publisher = "paho"
+        context = multiprocessing.get_context("spawn")
+        go, done = context.Event(), context.Queue()
+        devices = context.Process(target=_publish, args=(host, port, topics, payloads, go, done))
+        devices.start()
+        time.sleep(1)  # the publisher connects meanwhile
+        started = time.perf_counter()
+        go.set()
+        published_s = done.get(timeout=600)
+        devices.join(30)
+    thread.join(600)
+    elapsed = time.perf_counter() - started
+    _forget(mqtt, CallbackAPIVersion, host, port, f"ucis-bench-{tag}")
+
+    stats = consumer.stats
+    stored = MeterRead.objects.filter(source="remote", external_ref__startswith=f"bench-{tag}-").count()
+    assert stored == n, f"{stored} of {n} reads stored ({stats})"
+    pending = MeterRead.objects.filter(source="remote", status="pending").count()
+    print(f"mqtt: {n} messages published ({publisher}) in {published_s:.2f}s, stored in {elapsed:.2f}s, {stats.batches} batches, "
+          f"storing {stats.store_seconds:.2f}s, {pending} reads to review, dead letters "
+          f"{stats.totals.dead_letters}", file=sys.stderr)
+    return {"mqtt_reads": n, "mqtt_batches": stats.batches, "mqtt_publish_per_s": round(n / published_s),
+            "mqtt_store_per_s": round(n / stats.store_seconds), "mqtt_reads_per_s": round(n / elapsed)}
+
+
+def _forget(mqtt, version, host: str, port: int, client_id: str) -> None:
+    """Drop the bench consumer's persistent session from the broker."""
+    client = mqtt.Client(version.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.connect(host, port, clean_start=True)
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    _django()
+    meters = meters_installed(n)
+    assert len(meters) == n, f"only {len(meters)} water meters"
+    figures: dict[str, float] = {}
+    figures.update(measure_mqtt(n, meters))
+    # The headline figure last, so the last pair of the last line is the MQTT throughput.
+    headline = figures.pop("mqtt_reads_per_s")
+    print(" ".join(f"{k}={v}" for k, v in figures.items()) + f" mqtt_reads_per_s={headline}")
+
+
+if __name__ == "__main__":
+    main()
