@@ -140,7 +140,9 @@ def _cycles(plan: ReadPlan, today: date) -> IntArray:
     of the read cycles."""
     current = today.year * 12 + today.month - 1
     k = READS_PER_METER
-    route_ix, periods, scheduled = [], [], []
+    route_ix: list[int] = []
+    periods: list[date] = []
+    scheduled: list[date] = []
     read_cycles = np.zeros((len(plan.routes), k), np.int64)
     for r, route in enumerate(plan.routes):
         month = current
@@ -149,10 +151,9 @@ def _cycles(plan: ReadPlan, today: date) -> IntArray:
                 month -= 1
         months = [month - route.cycle_months * i for i in range(k + 1)][::-1]
         newest_due = _month_start(months[-1]).replace(day=route.read_day) < today
-        read_months = months[1:] if newest_due else months[:-1]
-        cycle_months = read_months if newest_due else months[1:]
+        # Due: the newest k months are read. Not due yet: the k before it are, and it waits open.
         first = len(periods)
-        for m in cycle_months:
+        for m in months[1:] if newest_due else months:
             start = _month_start(m)
             route_ix.append(r)
             periods.append(start)
@@ -231,17 +232,17 @@ def plan_reads(*, meters: MeterTable, readers: Mapping[str, Sequence[str]], node
         unit[rows, 1:] *= _season(commodity, day_of_year[rows, 1:])
     cumulative = np.cumsum(unit, axis=1)
     cap = np.power(10, meters.dial_digits + 3).astype(np.int64)
-    daily = np.array([DAILY_USAGE.get(c, 500) for c in meters.commodities])[meters.commodity]
-    daily = daily * np.array([TYPE_FACTOR.get(t, 1.0) for t in meters.customer_types])[meters.customer_type]
-    daily = daily * rng.lognormal(0.0, 0.3, size=n)
+    base_daily = np.array([DAILY_USAGE.get(c, 500) for c in meters.commodities])[meters.commodity]
+    daily = base_daily * np.array([TYPE_FACTOR.get(t, 1.0) for t in meters.customer_types])[meters.customer_type]
+    daily = np.asarray(daily * rng.lognormal(0.0, 0.3, size=n), dtype=np.float64)
     room = (cap - meters.install_reading).astype(np.float64)
     # The dial must not wrap unseen between installation and the first read: big users on small
     # dials are slowed to what the dial can show.
     daily = np.minimum(daily, 0.85 * room / cumulative[:, -1])
     rolled = chosen["rollover"]
-    share = rng.uniform(0.2, 0.8, size=len(rolled))
+    part = rng.uniform(0.2, 0.8, size=len(rolled))
     # A meter whose dial passes its capacity inside the newest period, at a steady daily usage.
-    daily[rolled] = room[rolled] / (cumulative[rolled, -2] + share * (cumulative[rolled, -1] - cumulative[rolled, -2]))
+    daily[rolled] = room[rolled] / (cumulative[rolled, -2] + part * (cumulative[rolled, -1] - cumulative[rolled, -2]))
     # Mechanical and card meters are read in whole units, smart meters to the thousandth.
     step = np.where(smart, 1, 1000)[:, None]
     total = (np.floor(daily[:, None] * cumulative / step) * step).astype(np.int64)
