@@ -1,4 +1,5 @@
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 from django.db import connection
@@ -95,3 +96,16 @@ def test_demo_reads_are_a_consistent_validated_history(db, settings):
         "hand", "handheld", "remote"}
     generator.demo_reset()
     assert MeterRead.objects.count() == Route.objects.count() == 0
+
+
+def test_revalidation_from_the_database_agrees_with_the_stored_flags(db, settings):
+    from ucis.metering import bulkload
+    from ucis.metering.validation import ReadRules
+
+    generator.demo_data_load(customers=120, seed=5, password=settings.UCIS_DEMO_PASSWORD, today=TODAY)
+    again = bulkload.reads_revalidate(today=TODAY)
+    assert again.reads == MeterRead.objects.count() and again.changed == 0
+    assert again.flag_counts["HIGH"] == MeterRead.objects.extra(where=["flags & 8 = 8"]).count() > 0
+    stricter = bulkload.reads_revalidate(today=TODAY, rules=ReadRules(high_ratio=Decimal("1.1")))
+    assert stricter.flag_counts["HIGH"] > again.flag_counts["HIGH"] and stricter.changed > 0
+    assert bulkload.reads_revalidate(today=TODAY, limit=100).reads == 100
