@@ -54,7 +54,7 @@ def sequence_block(sequence: str, count: int) -> list[int]:
 
 
 @contextmanager
-def indexes_built_after(tables: Sequence[str]) -> Iterator[None]:
+def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "512MB") -> Iterator[None]:
     """Load into empty tables the way PostgreSQL loads fastest: drop their secondary indexes and
     their unique, exclusion and foreign-key constraints (and pause their own triggers), then rebuild
     them once at the end — one sorted build per index and one anti-join per foreign key instead of a
@@ -62,7 +62,7 @@ def indexes_built_after(tables: Sequence[str]) -> Iterator[None]:
     inside ``transaction.atomic()``: the DDL is part of the transaction and rolls back with it, and
     it locks the tables, so this is for initial loads, not for daytime imports."""
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [maintenance_work_mem])
         cursor.execute(
             """
             SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
