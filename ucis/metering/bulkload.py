@@ -172,8 +172,8 @@ def history_baselines(*, group: IntArray, read_on: DayArray, period_from: DayArr
     vdays = _exclusive_cumsum(np.where(valid, days, 0))
     # First read of the history window: same group, read on or after read_on - HISTORY_DAYS.
     lo = np.searchsorted(key, key - HISTORY_DAYS, side="left")
-    # usage_baselines keeps periods ending by read_on: reads of the same day count too, so the
-    # history ends before the first read of i's (group, day).
+    # meter_reads_record takes the reads dated before this one (a read of the same day is not
+    # history): the history ends before the first read of i's (group, day).
     new_day = np.ones(n, np.bool_)
     new_day[1:] = key[1:] != key[:-1]
     hi = np.maximum.accumulate(np.where(new_day, np.arange(n), 0))
