@@ -89,7 +89,7 @@ def _reads_load(city, *, seed: int, today: date) -> dict[str, Any]:
         readers=readers, node_names={n.code: n.name for n in city.nodes}, seed=seed, today=today)
     planned = time.perf_counter() - started
     history = metering_bulkload.ReadHistory(
-        meters=meters, routes=plan.routes, stop_route=plan.stop_route, stop_sequence=plan.stop_sequence,
+        meters=meters, routes=[metering_bulkload.RouteRow(**vars(r)) for r in plan.routes], stop_route=plan.stop_route, stop_sequence=plan.stop_sequence,
         cycle_route=plan.cycle_route, cycle_period=plan.cycle_period, cycle_scheduled=plan.cycle_scheduled,
         cycle_from=plan.cycle_from, cycle_to=plan.cycle_to, cycle_open=plan.cycle_open, read_row=plan.read_row,
         read_cycle=plan.read_cycle, read_date=plan.read_date, reading=plan.reading,

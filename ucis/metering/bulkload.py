@@ -18,9 +18,10 @@ its service point in the ``reads.HISTORY_DAYS`` before it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -119,7 +120,7 @@ class ReadHistory:
     Cycles are indexed by position; reads are sorted by meter row, then date."""
 
     meters: InstalledMeters
-    routes: Sequence[Any]  # RouteRow-like: code, name, node_code, commodity, reader, cycle_*, read_day
+    routes: Sequence[RouteRow]
     stop_route: IntArray
     stop_sequence: IntArray
     cycle_route: IntArray
@@ -136,7 +137,6 @@ class ReadHistory:
     has_stated_previous: BoolArray
     read_source: IntArray
     sources: tuple[str, ...] = ("hand", "handheld", "remote")
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,8 +281,6 @@ def reads_bulk_load(*, actor: Any, history: ReadHistory, today: date, reason: st
                     rules: validation.ReadRules | None = None) -> dict[str, Any]:
     """Write routes, stops, cycles, reads and review entries of ``history`` in one transaction
     (all or nothing). Into empty tables the indexes and constraints are built after the COPY."""
-    import time
-
     rules = rules or validation.DEFAULT_RULES
     h, m = history, history.meters
     started = time.perf_counter()
@@ -356,7 +354,7 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
 
     n = len(h.read_row)
     read_first = bulk.id_block("metering_meterread", n)
-    read_ids = read_first + np.arange(n, dtype=np.int64)
+    read_ids = np.zeros(n, np.int64)
     reader_of_route = np.array([users.get(r.reader, 0) if r.reader else 0 for r in h.routes] or [0], np.int64)
     creator = reader_of_route[route_of_read]
     remote = np.array([s == "remote" for s in h.sources], np.bool_)[h.read_source]
@@ -367,25 +365,27 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
     # few sorted runs on disk, which reads_revalidate merges instead of sorting from scratch.
     by_point = np.argsort(m.service_point_id[row] * np.int64(1 << 24)
                           + h.read_date.astype("datetime64[D]").astype(np.int64), kind="stable")
-    for s, source in enumerate(h.sources):
-        for with_creator in (True, False):
-            wanted = clean & (h.read_source == s) & ((creator > 0) == with_creator)
-            ix = by_point[wanted[by_point]]
-            if not len(ix):
-                continue
-            columns = [
-                bulk.Column("id", "int", read_ids[ix]), bulk.Column("meter_id", "int", m.meter_id[row[ix]]),
-                bulk.Column("service_point_id", "int", m.service_point_id[row[ix]]),
-                bulk.Column("node_id", "int", m.node_id[row[ix]]),
-                bulk.Column("cycle_id", "int", cycle_ids[h.read_cycle[ix]]),
-                bulk.Column("read_date", "date", h.read_date[ix]), bulk.Column("reading", "milli", h.reading[ix]),
-                bulk.Column("previous_reading", "milli", v.base[ix]),
-                bulk.Column("previous_date", "date", v.base_on[ix]), bulk.Column("usage", "milli", v.usage[ix]),
-                bulk.Column("source", "text", source), bulk.Column("status", "text", "accepted"),
-                bulk.Column("flags", "text", "0"), bulk.Column("batch_ref", "text", batch_ref)]
-            if with_creator:
-                columns.append(bulk.Column("created_by_id", "int", creator[ix]))
-            bulk.copy_columns("metering_meterread", columns, len(ix))
+    # Ids follow the order rows are written in, so id order is table order.
+    groups = [(source, with_creator, by_point[(clean & (h.read_source == s) & ((creator > 0) == with_creator))[by_point]])
+              for s, source in enumerate(h.sources) for with_creator in (True, False)]
+    written = np.concatenate([ix for _s, _c, ix in groups] + [flagged])
+    read_ids[written] = read_first + np.arange(len(written), dtype=np.int64)
+    for source, with_creator, ix in groups:
+        if not len(ix):
+            continue
+        columns = [
+            bulk.Column("id", "int", read_ids[ix]), bulk.Column("meter_id", "int", m.meter_id[row[ix]]),
+            bulk.Column("service_point_id", "int", m.service_point_id[row[ix]]),
+            bulk.Column("node_id", "int", m.node_id[row[ix]]),
+            bulk.Column("cycle_id", "int", cycle_ids[h.read_cycle[ix]]),
+            bulk.Column("read_date", "date", h.read_date[ix]), bulk.Column("reading", "milli", h.reading[ix]),
+            bulk.Column("previous_reading", "milli", v.base[ix]),
+            bulk.Column("previous_date", "date", v.base_on[ix]), bulk.Column("usage", "milli", v.usage[ix]),
+            bulk.Column("source", "text", source), bulk.Column("status", "text", "accepted"),
+            bulk.Column("flags", "text", "0"), bulk.Column("batch_ref", "text", batch_ref)]
+        if with_creator:
+            columns.append(bulk.Column("created_by_id", "int", creator[ix]))
+        bulk.copy_columns("metering_meterread", columns, len(ix))
     # Flagged reads carry their findings (JSON): few enough to go row by row.
     bulk.copy_rows("metering_meterread", [
         "id", "meter_id", "service_point_id", "node_id", "cycle_id", "read_date", "reading", "previous_reading",
@@ -436,46 +436,61 @@ _READ_QUERY = """SELECT r.service_point_id, r.meter_id, COALESCE(r.cycle_id, 0),
                          (r.reading * 1000)::int8, (r.previous_reading * 1000)::int8, r.previous_date,
                          (r.usage * 1000)::int8, r.flags, r.kind = 'estimated'
                     FROM metering_meterread r
-                   WHERE r.status IN ('pending', 'accepted') AND r.id >= %s AND r.id < %s"""
+                   WHERE r.ctid >= %s::tid AND r.ctid < %s::tid AND r.status IN ('pending', 'accepted')"""
 
 
-def _copy_out_part(snapshot: str, low: int, high: int) -> dict[str, Any]:
-    """One id range, on this thread's own connection, in the caller's snapshot."""
+def _copy_out_part(snapshot: str | None, first_page: int, end_page: int) -> dict[str, Any]:
+    """One range of table pages (a TID range scan: sequential, whatever order the ids are in);
+    with a ``snapshot``, on this thread's own connection in the caller's snapshot."""
+    bounds = [f"({first_page},0)", f"({end_page},0)"]
+    if snapshot is None:
+        return bulk.copy_out_columns(_READ_QUERY, bounds, _READ_FIELDS)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-            return bulk.copy_out_columns(_READ_QUERY, [low, high], _READ_FIELDS)
+            return bulk.copy_out_columns(_READ_QUERY, bounds, _READ_FIELDS)
     finally:
         connection.close()
 
 
 def _load_live_reads(limit: int | None, streams: int = 2) -> dict[str, Any]:
-    """The live reads, by id ranges in parallel: PostgreSQL formats COPY output on one core per
-    connection, and that (numeric to integer thousandths) is most of the time. The workers share
-    the caller's snapshot, so the parts add up to one consistent read."""
+    """The live reads in table order, by page ranges in parallel: PostgreSQL formats COPY output
+    on one core per connection, and that (numeric to integer thousandths) is most of the time. The
+    workers share the caller's snapshot, so the parts add up to one consistent read. With a
+    ``limit``, the pages that hold about that many rows (from the planner's statistics), cut to
+    ``limit``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    if connection.in_atomic_block:
-        # Inside the caller's transaction only its own connection sees what it wrote: one stream.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT min(id), max(id) FROM metering_meterread")
-            low, high = cursor.fetchone()
-        low, high = low or 0, (high or 0) + 1
-        reads = bulk.copy_out_columns(_READ_QUERY, [low, high if limit is None else min(high, low + limit)],
-                                      _READ_FIELDS)
-        return {"reads": reads, **_side_tables()}
+    inside = connection.in_atomic_block  # then only this connection sees what the caller wrote
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cursor.execute("SELECT pg_export_snapshot(), min(id), max(id) FROM metering_meterread")
-        snapshot, low, high = cursor.fetchone()
-        low, high = low or 0, (high or 0) + 1
-        if limit is not None:
-            high = min(high, low + limit)
-        edges = np.linspace(low, high, max(1, streams) + 1).astype(np.int64).tolist()
-        with ThreadPoolExecutor(max_workers=streams) as pool:
-            parts = list(pool.map(lambda e: _copy_out_part(snapshot, e[0], e[1]), zip(edges[:-1], edges[1:], strict=True)))
-    reads = {name: np.concatenate([p[name] for p in parts]) for name, _kind in _READ_FIELDS}
+        snapshot = None
+        if not inside:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_relation_size('metering_meterread') / current_setting('block_size')::int8, "
+                       "reltuples, relpages FROM pg_class WHERE oid = 'metering_meterread'::regclass")
+        total, tuples, counted_pages = cursor.fetchone()
+        end = total + 1  # one page past the end keeps the last range open for rows added meanwhile
+        if limit is not None and tuples > 0 and counted_pages > 0:
+            end = min(end, int(limit / (tuples / counted_pages) * 1.05) + 1)
+        start, parts, got = 0, [], 0
+        while True:
+            edges = np.linspace(start, end, (1 if inside else max(1, streams)) + 1).astype(np.int64).tolist()
+            ranges = list(zip(edges[:-1], edges[1:], strict=True))
+            if inside:
+                found = [_copy_out_part(None, *ranges[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+                    found = list(pool.map(lambda e: _copy_out_part(snapshot, *e), ranges))
+            parts += found
+            got += sum(len(p["read_date"]) for p in found)
+            # Dead or other rows on the first pages: read on until ``limit`` rows are found.
+            if limit is None or got >= limit or end > total:
+                break
+            start, end = end, min(total + 1, end + 2 * (end - start) + 1)
+    reads = {name: np.concatenate([p[name] for p in parts])[:limit] for name, _kind in _READ_FIELDS}
     return {"reads": reads, **_side_tables()}
 
 
@@ -504,11 +519,9 @@ def _lookup(ids: IntArray, values: Any, keys: IntArray, missing: Any) -> Any:
 
 def reads_revalidate(*, today: date, rules: validation.ReadRules | None = None,
                      limit: int | None = None) -> Revalidation:
-    """Run the rules again over every live actual read (the first ``limit`` by id): bases as
+    """Run the rules again over every live actual read (the first ``limit`` in table order): bases as
     stored, baselines rebuilt from the stored usage of each service point's history, exactly as
     ``reads.meter_reads_record`` would see them. Writes nothing."""
-    import time
-
     rules = rules or validation.DEFAULT_RULES
     started = time.perf_counter()
     data = _load_live_reads(limit)
