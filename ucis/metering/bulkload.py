@@ -159,9 +159,11 @@ def history_baselines(*, group: IntArray, read_on: DayArray, period_from: DayArr
     Uses cumulative sums over the valid reads: the last ``recent_periods`` of them are a difference
     of two sums, and the same month last year is a binary search on (group, month)."""
     n = len(group)
-    days = (read_on - period_from).astype(np.int64)
+    # Views, not copies: at ten million reads every pass over the data counts.
+    read_on = np.asarray(read_on, dtype="datetime64[D]")
+    days = (read_on - np.asarray(period_from, dtype="datetime64[D]")).view(np.int64)
     valid = valid & (days > 0)
-    day = read_on.astype("datetime64[D]").astype(np.int64)
+    day = read_on.view(np.int64)
     span = np.int64(1 << 24)  # more days than any calendar holds, so (group, day) keys never collide
     key = group * span + day
     if n > 1 and not bool(np.all(np.diff(key) >= 0)):
@@ -186,7 +188,7 @@ def history_baselines(*, group: IntArray, read_on: DayArray, period_from: DayArr
     recent_usage = vusage[hi] - vusage[start]
     recent_days = vdays[hi] - vdays[start]
     # Same month last year: the latest valid read of the group ending in that month.
-    months = read_on.astype("datetime64[M]").astype(np.int64)
+    months = read_on.astype("datetime64[M]").view(np.int64)
     vkey = np.append((group * span + months)[valid_positions[:-1]], np.iinfo(np.int64).max)
     target = group * span + months - 12
     found = np.maximum(np.searchsorted(vkey, target, side="right") - 1, 0)
