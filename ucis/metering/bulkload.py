@@ -434,36 +434,63 @@ class Revalidation:
     validate_s: float
 
 
-_READ_QUERY = """SELECT r.service_point_id, r.meter_id, COALESCE(r.cycle_id, 0), r.read_date,
-                         (r.reading * 1000)::int8, (r.previous_reading * 1000)::int8, r.previous_date,
-                         (r.usage * 1000)::int8, r.flags, r.kind = 'estimated'
-                    FROM metering_meterread r
-                   WHERE r.ctid >= %s::tid AND r.ctid < %s::tid AND r.status IN ('pending', 'accepted')"""
+_READ_COLUMNS = [
+    ("service_point_id", "r.service_point_id", "int8"), ("meter_id", "r.meter_id", "int8"),
+    ("cycle_id", "COALESCE(r.cycle_id, 0)", "int8"), ("read_date", "r.read_date", "date"),
+    ("reading", "(r.reading * 1000)::int8", "int8"), ("previous_reading", "(r.previous_reading * 1000)::int8", "int8"),
+    ("previous_date", "r.previous_date", "date"), ("usage", "(r.usage * 1000)::int8", "int8"),
+    ("flags", "r.flags", "int4"), ("estimated", "r.kind = 'estimated'", "bool")]
+_READ_FIELDS = [(name, kind) for name, _expression, kind in _READ_COLUMNS]
+_READ_SOURCE = """FROM metering_meterread r
+                  WHERE r.ctid >= %s::tid AND r.ctid < %s::tid AND r.status IN ('pending', 'accepted')"""
+_PAGES_PER_PART = 20_000  # ~1 million reads: one array per column of a few MB
 
 
-def _copy_out_part(snapshot: str | None, first_page: int, end_page: int) -> dict[str, Any]:
-    """One range of table pages (a TID range scan: sequential, whatever order the ids are in);
-    with a ``snapshot``, on this thread's own connection in the caller's snapshot."""
+def _read_part(snapshot: str | None, first_page: int, end_page: int) -> dict[str, Any]:
+    """The live reads on a range of table pages (a TID range scan: sequential, whatever order the
+    ids are in); with a ``snapshot``, on this thread's own connection in the caller's snapshot."""
     bounds = [f"({first_page},0)", f"({end_page},0)"]
     if snapshot is None:
-        return bulk.copy_out_columns(_READ_QUERY, bounds, _READ_FIELDS)
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-            return bulk.copy_out_columns(_READ_QUERY, bounds, _READ_FIELDS)
-    finally:
-        connection.close()
+        return bulk.fetch_columns(_READ_SOURCE, bounds, _READ_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+        return bulk.fetch_columns(_READ_SOURCE, bounds, _READ_COLUMNS)
+
+
+def _parallel_parts(snapshot: str, ranges: list[tuple[int, int]], streams: int) -> list[dict[str, Any]]:
+    """Page ranges dealt round-robin to ``streams`` threads, each on its own connection (closed
+    when its ranges are done); results in range order."""
+    import threading
+
+    results: list[dict[str, Any] | None] = [None] * len(ranges)
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for i in range(offset, len(ranges), streams):
+                results[i] = _read_part(snapshot, *ranges[i])
+        except BaseException as error:  # re-raised in the caller's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(max(1, min(streams, len(ranges))))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]
 
 
 def _load_live_reads(limit: int | None, streams: int = 2) -> dict[str, Any]:
-    """The live reads in table order, by page ranges in parallel: PostgreSQL formats COPY output
-    on one core per connection, and that (numeric to integer thousandths) is most of the time. The
-    workers share the caller's snapshot, so the parts add up to one consistent read. With a
-    ``limit``, the pages that hold about that many rows (from the planner's statistics), cut to
-    ``limit``."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """The live reads in table order, by page ranges, ``streams`` at a time: PostgreSQL produces
+    the rows on one core per connection, and that (numeric to integer thousandths) is most of the
+    time. The workers share the caller's snapshot, so the parts add up to one consistent read.
+    With a ``limit``, the pages that hold about that many rows (from the planner's statistics),
+    read on while dead rows leave it short, then cut to ``limit``."""
     inside = connection.in_atomic_block  # then only this connection sees what the caller wrote
     with transaction.atomic(), connection.cursor() as cursor:
         snapshot = None
@@ -479,16 +506,11 @@ def _load_live_reads(limit: int | None, streams: int = 2) -> dict[str, Any]:
             end = min(end, int(limit / (tuples / counted_pages) * 1.05) + 1)
         start, parts, got = 0, [], 0
         while True:
-            edges = np.linspace(start, end, (1 if inside else max(1, streams)) + 1).astype(np.int64).tolist()
-            ranges = list(zip(edges[:-1], edges[1:], strict=True))
-            if inside:
-                found = [_copy_out_part(None, *ranges[0])]
-            else:
-                with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-                    found = list(pool.map(lambda e: _copy_out_part(snapshot, *e), ranges))
+            ranges = [(a, min(a + _PAGES_PER_PART, end)) for a in range(start, end, _PAGES_PER_PART)]
+            found = ([_read_part(None, *r) for r in ranges] if inside
+                     else _parallel_parts(snapshot, ranges, streams))
             parts += found
             got += sum(len(p["read_date"]) for p in found)
-            # Dead or other rows on the first pages: read on until ``limit`` rows are found.
             if limit is None or got >= limit or end > total:
                 break
             start, end = end, min(total + 1, end + 2 * (end - start) + 1)

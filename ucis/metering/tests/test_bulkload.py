@@ -61,3 +61,12 @@ def test_copy_columns_and_copy_out_columns_round_trip(db):
     assert out["day"].tolist() == days[order].tolist() and out["same"].all()
     with pytest.raises(ValueError, match="NULL"):
         bulk.copy_out_columns("SELECT NULL::int8", [], [("x", "int8")])
+    fetched = bulk.fetch_columns("FROM bulk_probe WHERE id > %s", [1], [
+        ("id", "id", "int8"), ("amount", "(amount * 1000)::int8", "int8"), ("day", "day", "date"),
+        ("same", "label = 'a b'", "bool")])
+    assert sorted(zip(fetched["id"].tolist(), fetched["amount"].tolist(), fetched["day"].tolist(), strict=True)) == [
+        (2, -1, date(1999, 12, 31)), (7, -987_654, date(2026, 2, 28)), (10_000_000_000, 123_456_789, date(2000, 1, 1))]
+    assert fetched["same"].tolist() == [True] * 3
+    assert bulk.fetch_columns("FROM bulk_probe WHERE false", [], [("id", "id", "int8")])["id"].size == 0
+    with pytest.raises(ValueError, match="NULL"):
+        bulk.fetch_columns("FROM bulk_probe", [], [("x", "NULLIF(id, 7)", "int8")])
