@@ -370,8 +370,20 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
     # Ids follow the order rows are written in, so id order is table order.
     groups = [(source, with_creator, by_point[(clean & (h.read_source == s) & ((creator > 0) == with_creator))[by_point]])
               for s, source in enumerate(h.sources) for with_creator in (True, False)]
-    written = np.concatenate([ix for _s, _c, ix in groups] + [flagged])
+    written = np.concatenate([flagged] + [ix for _s, _c, ix in groups])
     read_ids[written] = read_first + np.arange(len(written), dtype=np.int64)
+    # Flagged reads carry their findings (JSON): few enough to go row by row;
+    # first, so the first rows of the table hold the newest cycle's anomalies too.
+    bulk.copy_rows("metering_meterread", [
+        "id", "meter_id", "service_point_id", "node_id", "cycle_id", "read_date", "reading", "previous_reading",
+        "previous_date", "usage", "source", "status", "flags", "findings", "batch_ref", "created_by_id",
+        "reviewed_at"], (
+        (int(read_ids[i]), int(m.meter_id[row[i]]), int(m.service_point_id[row[i]]), int(m.node_id[row[i]]),
+         int(cycle_ids[h.read_cycle[i]]), _day(h.read_date[i]), _milli_decimal(h.reading[i]),
+         _milli_decimal(v.base[i]), _day(v.base_on[i]), _milli_decimal(v.usage[i]), h.sources[h.read_source[i]],
+         "pending" if pending[i] else "accepted", int(v.flags[i]), text, batch_ref,
+         int(creator[i]) or None, None if pending[i] or not needs_review[i] else now)
+        for i, text in zip(flagged.tolist(), findings, strict=True)))
     for source, with_creator, ix in groups:
         if not len(ix):
             continue
@@ -388,17 +400,6 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
         if with_creator:
             columns.append(bulk.Column("created_by_id", "int", creator[ix]))
         bulk.copy_columns("metering_meterread", columns, len(ix))
-    # Flagged reads carry their findings (JSON): few enough to go row by row.
-    bulk.copy_rows("metering_meterread", [
-        "id", "meter_id", "service_point_id", "node_id", "cycle_id", "read_date", "reading", "previous_reading",
-        "previous_date", "usage", "source", "status", "flags", "findings", "batch_ref", "created_by_id",
-        "reviewed_at"], (
-        (int(read_ids[i]), int(m.meter_id[row[i]]), int(m.service_point_id[row[i]]), int(m.node_id[row[i]]),
-         int(cycle_ids[h.read_cycle[i]]), _day(h.read_date[i]), _milli_decimal(h.reading[i]),
-         _milli_decimal(v.base[i]), _day(v.base_on[i]), _milli_decimal(v.usage[i]), h.sources[h.read_source[i]],
-         "pending" if pending[i] else "accepted", int(v.flags[i]), text, batch_ref,
-         int(creator[i]) or None, None if pending[i] or not needs_review[i] else now)
-        for i, text in zip(flagged.tolist(), findings, strict=True)))
     # The review queue: open for the newest cycle, decided for the flagged reads before it.
     reviewed = np.flatnonzero(needs_review)
     reviews = bulk.copy_rows("metering_readreview", [
@@ -419,9 +420,6 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
 # Facts not kept in columns: the base the reader stated and the replaced meter's readings. Their
 # flags are carried over from the stored read; reads across a meter change keep their stored usage.
 _CARRIED = int(validation.ReadFlag.WRONG_BASE | validation.ReadFlag.METER_REPLACED)
-_READ_FIELDS = [("service_point_id", "int8"), ("meter_id", "int8"), ("cycle_id", "int8"), ("read_date", "date"),
-                ("reading", "int8"), ("previous_reading", "int8"), ("previous_date", "date"), ("usage", "int8"),
-                ("flags", "int4"), ("estimated", "bool")]
 
 
 @dataclass(frozen=True)
@@ -439,10 +437,11 @@ _READ_COLUMNS = [
     ("cycle_id", "COALESCE(r.cycle_id, 0)", "int8"), ("read_date", "r.read_date", "date"),
     ("reading", "(r.reading * 1000)::int8", "int8"), ("previous_reading", "(r.previous_reading * 1000)::int8", "int8"),
     ("previous_date", "r.previous_date", "date"), ("usage", "(r.usage * 1000)::int8", "int8"),
-    ("flags", "r.flags", "int4"), ("estimated", "r.kind = 'estimated'", "bool")]
+    ("flags", "r.flags", "int4")]
 _READ_FIELDS = [(name, kind) for name, _expression, kind in _READ_COLUMNS]
 _READ_SOURCE = """FROM metering_meterread r
-                  WHERE r.ctid >= %s::tid AND r.ctid < %s::tid AND r.status IN ('pending', 'accepted')"""
+                  WHERE r.ctid >= %s::tid AND r.ctid < %s::tid AND r.status IN ('pending', 'accepted')
+                    AND r.kind <> 'estimated'"""
 _PAGES_PER_PART = 20_000  # ~1 million reads: one array per column of a few MB
 
 
@@ -545,7 +544,8 @@ def reads_revalidate(*, today: date, rules: validation.ReadRules | None = None,
                      limit: int | None = None) -> Revalidation:
     """Run the rules again over every live actual read (the first ``limit`` in table order): bases as
     stored, baselines rebuilt from the stored usage of each service point's history, exactly as
-    ``reads.meter_reads_record`` would see them. Writes nothing."""
+    ``reads.meter_reads_record`` would see them (estimated reads are neither checked nor
+    history). Writes nothing."""
     rules = rules or validation.DEFAULT_RULES
     started = time.perf_counter()
     data = _load_live_reads(limit)
@@ -559,12 +559,11 @@ def reads_revalidate(*, today: date, rules: validation.ReadRules | None = None,
         # which the stable sort (timsort) merges in near-linear time.
         order = np.argsort(key, kind="stable")
         r = {name: values[order] for name, values in r.items()}
-    estimated = r["estimated"]
     cycle_from = _lookup(cycles["id"], cycles["window_from"], r["cycle_id"], np.datetime64("0001-01-01", "D"))
     cycle_to = _lookup(cycles["id"], cycles["window_to"], r["cycle_id"], np.datetime64("9999-12-31", "D"))
     digits = _lookup(meters["id"], meters["dial_digits"], r["meter_id"], validation.MAX_DIGITS + 1)
     baselines = history_baselines(group=r["service_point_id"], read_on=r["read_date"],
-                                  period_from=r["previous_date"], usage=r["usage"], valid=~estimated, rules=rules)
+                                  period_from=r["previous_date"], usage=r["usage"], valid=np.ones(n, np.bool_), rules=rules)
     zeros, no = np.zeros(n, np.int64), np.zeros(n, np.bool_)
     result = validation.validate_reads(validation.ReadArrays(
         reading=r["reading"], read_on=r["read_date"], base=r["previous_reading"], base_on=r["previous_date"],
@@ -572,13 +571,10 @@ def reads_revalidate(*, today: date, rules: validation.ReadRules | None = None,
         has_stated_previous=no, replaced=no, old_final=zeros, new_install=zeros, **baselines),
         today=today, rules=rules)
     stored = r["flags"]
-    actual = ~estimated
     replaced = (stored & int(validation.ReadFlag.METER_REPLACED)) != 0
-    flags = np.where(actual & ~replaced, result.flags | (stored & _CARRIED), stored)
-    checked = np.where(actual, flags, 0)
-    counts = {code.name or "": int(np.count_nonzero(checked & int(code))) for code in validation.ReadFlag}
+    flags = np.where(replaced, stored, result.flags | (stored & _CARRIED))
+    counts = {code.name or "": int(np.count_nonzero(flags & int(code))) for code in validation.ReadFlag}
     return Revalidation(
-        reads=int(np.count_nonzero(actual)), flag_counts={k: v for k, v in counts.items() if v},
-        changed=int(np.count_nonzero(checked != np.where(actual, stored, 0))),
-        needs_review=int(np.count_nonzero(checked & int(validation.NEEDS_REVIEW))),
+        reads=n, flag_counts={k: v for k, v in counts.items() if v}, changed=int(np.count_nonzero(flags != stored)),
+        needs_review=int(np.count_nonzero(flags & int(validation.NEEDS_REVIEW))),
         load_s=round(load_s, 3), validate_s=round(time.perf_counter() - started, 3))
