@@ -11,7 +11,8 @@ PURE_MODULES = [
     "ucis.org.tree", "ucis.org.roles", "ucis.demo.cityplan", "ucis.demo.registryplan", "ucis.customers.identity",
     "ucis.customers.exchange",
     "ucis.customers.extrafields", "ucis.customers.documents",
-    "ucis.metering.validation", "ucis.metering.estimation", "ucis.metering.apportion", "ucis.tariffs.rating", "ucis.tariffs.latefees", "ucis.tariffs.definitions",
+    "ucis.metering.validation", "ucis.metering.estimation", "ucis.metering.apportion", "ucis.metering.mqtt_link",
+    "ucis.tariffs.rating", "ucis.tariffs.latefees", "ucis.tariffs.definitions", "ucis.demo.readplan",
 ]
 
 

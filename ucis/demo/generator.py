@@ -12,7 +12,10 @@ from django.utils import timezone
 
 from ucis.customers import services as customer_services
 from ucis.demo.cityplan import plan_city
+from ucis.demo.readplan import SOURCES, MeterTable, plan_reads
 from ucis.demo.registryplan import plan_registry
+from ucis.metering import bulkload as metering_bulkload
+from ucis.org import roles
 from ucis.org import selectors as org_selectors
 from ucis.org import services as org_services
 from ucis.platform.tenancy import SYSTEM
@@ -26,7 +29,7 @@ def demo_reset() -> None:
     """Remove all business data (not the schema). Only for demo/test databases."""
     from django.apps import apps
 
-    tables = [m._meta.db_table for label in ("org", "customers") for m in apps.get_app_config(label).get_models()]
+    tables = [m._meta.db_table for label in ("org", "customers", "metering") for m in apps.get_app_config(label).get_models()]
     tables += ["org_user_groups", "pghistory_context", "axes_accessattempt", "otp_totp_totpdevice", "django_session",
                "django_admin_log"]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -60,8 +63,42 @@ def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = 
         cursor.execute('ANALYZE "org_orgnode"')
     if progress:
         progress("customers", customers, customers)
+    counts.update(_reads_load(plan, seed=seed, today=today or timezone.localdate()))
+    if progress:
+        progress("reads", counts["reads"], counts["reads"])
     counts["seconds"] = round(time.perf_counter() - started, 2)
     counts["sample_logins"] = _sample_logins(plan)
+    return counts
+
+
+def _reads_load(city, *, seed: int, today: date) -> dict[str, Any]:
+    """Routes, cycles and a year of reads for every installed meter, with anomalies in the newest
+    cycle; timed on its own (it is most of a large city's rows)."""
+    started = time.perf_counter()
+    meters = metering_bulkload.installed_meters()
+    readers: dict[str, list[str]] = {}
+    for s in city.staff:
+        if roles.METER_READER in s.roles:
+            readers.setdefault(s.node_code, []).append(s.username)
+    plan = plan_reads(
+        meters=MeterTable(node_code=meters.node_code, commodity=meters.commodity, meter_type=meters.meter_type,
+                          customer_type=meters.customer_type, dial_digits=meters.dial_digits,
+                          install_reading=meters.install_reading, installed=meters.installed,
+                          commodities=meters.commodities, meter_types=meters.meter_types,
+                          customer_types=meters.customer_types),
+        readers=readers, node_names={n.code: n.name for n in city.nodes}, seed=seed, today=today)
+    planned = time.perf_counter() - started
+    history = metering_bulkload.ReadHistory(
+        meters=meters, routes=[metering_bulkload.RouteRow(**vars(r)) for r in plan.routes], stop_route=plan.stop_route, stop_sequence=plan.stop_sequence,
+        cycle_route=plan.cycle_route, cycle_period=plan.cycle_period, cycle_scheduled=plan.cycle_scheduled,
+        cycle_from=plan.cycle_from, cycle_to=plan.cycle_to, cycle_open=plan.cycle_open, read_row=plan.read_row,
+        read_cycle=plan.read_cycle, read_date=plan.read_date, reading=plan.reading,
+        stated_previous=plan.stated_previous, has_stated_previous=plan.has_stated_previous,
+        read_source=plan.read_source, sources=SOURCES)
+    counts = metering_bulkload.reads_bulk_load(actor=SYSTEM, history=history, today=today,
+                                               reason=f"demo reads (seed {seed})", batch_ref=f"demo-{seed}")
+    counts["reads_plan_s"] = round(planned, 2)
+    counts["reads_s"] = round(time.perf_counter() - started, 2)
     return counts
 
 

@@ -120,7 +120,8 @@ def plan_registry(*, city: CityPlan, customers: int, seed: int, today: date) -> 
         elif ctype == "public":
             categories((key, "hospital" if rand() < 0.2 else "government", start))
         premises((key, unit, room, round(45 + rand() * 115, 2), pick(residents_choices)))
-        opened = days_after_start[int(rand() * 3501)]
+        # Opened at least ~28 months ago, so every meter has a full reading history (readplan).
+        opened = days_after_start[int(rand() * 2801)]
         for code, _name, _en, commodity, _prefix in COMPANIES:
             if rand() >= shares[commodity]:
                 continue
