@@ -270,9 +270,11 @@ def _rate_members(versions: list[rating.Version], members: list[int], accounts: 
             if isinstance(comp, rating.Charge):
                 quantity = Decimal(q) / 100
                 price: Decimal | None = Decimal(p) / 10000
-                template = _("%(label)s block %(block)s: %(quantity)s × %(price)s, version %(version)s")
+                template = _("%(label)s block %(block)s: %(quantity)s × %(price)s for %(days)s days, version "
+                             "%(version)s")
                 params = {"label": comp.label, "block": b, "quantity": str(quantity), "price": str(price),
-                          "version": version.version}
+                          "version": version.version,
+                          "days": (accounts[account_id].period_to - accounts[account_id].period_from).days}
             elif isinstance(comp, rating.FixedCharge):
                 quantity = Decimal(q) / 10000
                 price = Decimal(p) / 10000

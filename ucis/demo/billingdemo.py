@@ -14,6 +14,7 @@ import yaml
 
 from ucis.billing import services as billing_services
 from ucis.kernel.errors import DomainError
+from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
 from ucis.platform.tenancy import SYSTEM
 from ucis.tariffs import services as tariff_services
@@ -67,11 +68,16 @@ def demo_bill_cycle(*, period: date, progress: Any = None) -> list[dict[str, Any
         username = f"{prefix}.hq.billing-approver1"
         approver = org_selectors.staff_list(actor=SYSTEM, q=username).filter(username=username).first()
         company = org_selectors.org_node_by_code(actor=SYSTEM, code=code)
-        run = billing_services.bill_run_start(actor=SYSTEM, company_id=company.pk, commodity=commodity, period=period)
+        # Routes still waiting in the review queue for the period are left for the reviewers.
+        ready = metering_usage.routes_ready(company_id=company.pk, commodity=commodity, period=period)
+        if not ready:
+            continue
+        run = billing_services.bill_run_start(actor=SYSTEM, company_id=company.pk, commodity=commodity, period=period,
+                                              route_ids=ready)
         done = billing_services.bill_run_calculate(
             actor=SYSTEM, run_id=run.pk,
             progress=(lambda d, t, code=code: progress(f"bills {code}", d, t)) if progress else None)
         billing_services.bill_run_approve(actor=approver or SYSTEM, run_id=run.pk)
         billing_services.bill_run_issue(actor=approver or SYSTEM, run_id=run.pk)
-        results.append({"company": code, "run": run.pk, **done})
+        results.append({"company": code, "run": run.pk, "routes": len(ready), **done})
     return results

@@ -4,13 +4,14 @@ premises, meters and reads to the same generator, sized by ``--customers``."""
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from ucis.customers import services as customer_services
+from ucis.demo import billingdemo
 from ucis.demo.cityplan import plan_city
 from ucis.demo.readplan import SOURCES, MeterTable, plan_reads
 from ucis.demo.registryplan import plan_registry
@@ -29,7 +30,8 @@ def demo_reset() -> None:
     """Remove all business data (not the schema). Only for demo/test databases."""
     from django.apps import apps
 
-    tables = [m._meta.db_table for label in ("org", "customers", "metering") for m in apps.get_app_config(label).get_models()]
+    tables = [m._meta.db_table for label in ("org", "customers", "metering", "tariffs", "billing")
+              for m in apps.get_app_config(label).get_models()]
     tables += ["org_user_groups", "pghistory_context", "axes_accessattempt", "otp_totp_totpdevice", "django_session",
                "django_admin_log"]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -66,6 +68,7 @@ def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = 
     counts.update(_reads_load(plan, seed=seed, today=today or timezone.localdate()))
     if progress:
         progress("reads", counts["reads"], counts["reads"])
+    counts.update(_bills_load(today=today or timezone.localdate(), progress=progress))
     counts["seconds"] = round(time.perf_counter() - started, 2)
     counts["sample_logins"] = _sample_logins(plan)
     return counts
@@ -100,6 +103,17 @@ def _reads_load(city, *, seed: int, today: date) -> dict[str, Any]:
     counts["reads_plan_s"] = round(planned, 2)
     counts["reads_s"] = round(time.perf_counter() - started, 2)
     return counts
+
+
+def _bills_load(*, today: date, progress: Any = None) -> dict[str, Any]:
+    """The price book, then last month billed, approved and issued for every ready route."""
+    started = time.perf_counter()
+    tariffs = billingdemo.demo_tariffs_load(today=today)
+    period = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    runs = billingdemo.demo_bill_cycle(period=period, progress=progress)
+    return {"tariffs": tariffs, "bills": sum(r["billed"] for r in runs),
+            "bill_exceptions": sum(r["exception"] for r in runs), "bills_period": f"{period:%Y-%m}",
+            "bills_s": round(time.perf_counter() - started, 2)}
 
 
 def _sample_logins(plan) -> list[tuple[str, str, str]]:

@@ -60,3 +60,18 @@ def route_ids_by_code(*, company_id: Any, codes: Sequence[str]) -> dict[str, int
         cursor.execute("SELECT code, id FROM metering_route WHERE company_id = %s AND code = ANY(%s)",
                        [company_id, list(codes)])
         return dict(cursor.fetchall())
+
+
+def routes_ready(*, company_id: Any, commodity: str, period: date) -> list[int]:
+    """The company's routes whose cycle of ``period`` has accepted reads and nothing waiting in the
+    review queue — the routes a bill run can take now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT r.id FROM metering_route r JOIN metering_readcycle c ON c.route_id = r.id AND c.period = %s
+                WHERE r.company_id = %s AND r.commodity = %s AND r.active
+                  AND EXISTS (SELECT 1 FROM metering_meterread m WHERE m.cycle_id = c.id AND m.status = 'accepted')
+                  AND NOT EXISTS (SELECT 1 FROM metering_readreview v
+                                    JOIN metering_routestop s ON s.service_point_id = v.service_point_id
+                                   WHERE s.route_id = r.id AND v.period = %s AND v.status = 'open')
+                ORDER BY r.id""", [period, company_id, commodity, period])
+        return [r for (r,) in cursor.fetchall()]
