@@ -39,7 +39,7 @@ def demo_reset() -> None:
 
 
 def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = None,
-                   today: date | None = None) -> dict[str, Any]:
+                   today: date | None = None, bills: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     org_services.roles_sync()
     plan = plan_city(customers=customers, seed=seed)
@@ -68,7 +68,8 @@ def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = 
     counts.update(_reads_load(plan, seed=seed, today=today or timezone.localdate()))
     if progress:
         progress("reads", counts["reads"], counts["reads"])
-    counts.update(_bills_load(today=today or timezone.localdate(), progress=progress))
+    if bills:
+        counts.update(_bills_load(today=today or timezone.localdate(), progress=progress))
     counts["seconds"] = round(time.perf_counter() - started, 2)
     counts["sample_logins"] = _sample_logins(plan)
     return counts
