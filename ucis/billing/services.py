@@ -372,9 +372,11 @@ def _totals(run: BillRun) -> dict[str, Any]:
 # --- review, approve, issue ---------------------------------------------------------------------------------
 
 
-def bill_run_review(*, actor: Any, run_id: Any, outlier_ratio: Decimal = Decimal(2)) -> dict[str, Any]:
+def bill_run_review(*, actor: Any, run_id: Any, outlier_ratio: Decimal = Decimal(2),
+                    bills_shown: int = 50) -> dict[str, Any]:
     """What a billing clerk checks before approval: totals by route and receivable, the exceptions,
-    and outliers — bills more than ``outlier_ratio`` × (or less than 1/ratio of) the account's last bill."""
+    and outliers — bills more than ``outlier_ratio`` × (or less than 1/ratio of) the account's last
+    bill — and the run's first ``bills_shown`` bills."""
     run = access_by_id(BillRun, actor, run_id)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -390,7 +392,28 @@ def bill_run_review(*, actor: Any, run_id: Any, outlier_ratio: Decimal = Decimal
         cursor.execute("SELECT account_id, reason FROM billing_billrunitem WHERE run_id = %s AND status = 'exception' "
                        "ORDER BY account_id LIMIT 1000", [run.pk])
         exceptions = [{"account_id": a, "reason": r} for a, r in cursor.fetchall()]
-    return {"run": run, "totals": run.totals, "outliers": outliers, "exceptions": exceptions}
+    numbers = customer_selectors.account_numbers(
+        account_ids=[o["account_id"] for o in outliers] + [e["account_id"] for e in exceptions])
+    for row in outliers + exceptions:
+        row["account_no"] = numbers.get(row["account_id"], "")
+    route_ids = [r["route_id"] for r in run.totals.get("routes", []) if r.get("route_id")]
+    bills = list(Bill.objects.filter(run=run).select_related("account").order_by("id")[:bills_shown])
+    return {"run": run, "totals": run.totals, "outliers": outliers, "exceptions": exceptions, "bills": bills,
+            "route_codes": metering_usage.route_codes(route_ids=route_ids)}
+
+
+def bill_run_ready(*, actor: Any, run_id: Any) -> BillRun:
+    """Check before queueing that a run can be calculated now (new or interrupted, none of its
+    service points waiting in the review queue), so a refusal is shown at once rather than lost
+    in a background task."""
+    require(actor, "billing.calculate_billrun")
+    run = access_by_id(BillRun, actor, run_id)
+    if run.status not in ("created", "calculating"):
+        raise Conflict("status", _("the run is %(status)s; only a new or interrupted run is calculated"),
+                       status=run.status)
+    points = metering_usage.route_points(company_id=run.company_id, commodity=run.commodity, route_ids=run.route_ids)
+    metering_usage.review_gate(period=run.period, service_point_ids=[sp for _r, sp in points])
+    return run
 
 
 def bill_run_approve(*, actor: Any, run_id: Any) -> BillRun:

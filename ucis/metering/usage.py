@@ -60,3 +60,12 @@ def route_ids_by_code(*, company_id: Any, codes: Sequence[str]) -> dict[str, int
         cursor.execute("SELECT code, id FROM metering_route WHERE company_id = %s AND code = ANY(%s)",
                        [company_id, list(codes)])
         return dict(cursor.fetchall())
+
+
+def route_codes(*, route_ids: Sequence[int]) -> dict[int, str]:
+    """Route id → code (for totals by route)."""
+    if not route_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, code FROM metering_route WHERE id = ANY(%s)", [list(route_ids)])
+        return dict(cursor.fetchall())

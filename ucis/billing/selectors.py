@@ -1,0 +1,65 @@
+"""Reads of bill runs and bills for the screens and the API (through the tenancy layer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext
+
+from ucis.billing.models import Bill, BillRun
+from ucis.metering import selectors as metering_selectors
+from ucis.org import selectors as org_selectors
+from ucis.platform.tenancy import access_by_id
+
+
+def run_list(*, actor: Any, status: str = "") -> Any:
+    qs = BillRun.objects.visible_to(actor).select_related("company", "created_by")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-period", "-id")
+
+
+def run_get(*, actor: Any, run_id: Any) -> BillRun:
+    return access_by_id(BillRun.objects.select_related("company", "created_by", "calculated_by", "approved_by",
+                                                       "issued_by"), actor, run_id)
+
+
+def progress(run: BillRun) -> int:
+    """Percent of the run's accounts calculated (100 once calculated, also when it had none)."""
+    if run.status not in ("created", "calculating"):
+        return 100
+    return min(100, 100 * run.items_done // run.items_total) if run.items_total else 0
+
+
+def run_start_choices(*, actor: Any) -> dict[str, Any]:
+    """The companies and routes a start form offers (only what the actor sees)."""
+    return {"companies": list(org_selectors.org_node_list(actor=actor, kind="company")),
+            "routes": list(metering_selectors.route_list(actor=actor).select_related("company"))}
+
+
+def runs_page(*, actor: Any, status: str = "") -> dict[str, Any]:
+    runs = list(run_list(actor=actor, status=status)[:200])
+    return {"runs": [{"run": r, "percent": progress(r)} for r in runs], **run_start_choices(actor=actor)}
+
+
+def explanation_text(explanation: Any) -> str:
+    """A bill line's explanation in the user's language: the template translated, then filled in."""
+    if not explanation:
+        return ""
+    template = gettext(explanation.get("template", ""))
+    params = explanation.get("params") or {}
+    try:
+        return template % params if params else template
+    except (KeyError, TypeError, ValueError):
+        return explanation.get("template", "") % params if params else explanation.get("template", "")
+
+
+def bill_page(*, actor: Any, bill_id: Any) -> dict[str, Any]:
+    bill = access_by_id(Bill.objects.select_related("account", "run", "company", "node"), actor, bill_id)
+    lines = [{"line": ln, "text": explanation_text(ln.explanation)} for ln in bill.lines.order_by("seq")]
+    return {"bill": bill, "lines": lines}
+
+
+def run_bills(*, actor: Any, run_id: Any, limit: int = 100) -> list[Bill]:
+    run = run_get(actor=actor, run_id=run_id)
+    return list(Bill.objects.visible_to(actor).filter(run=run).select_related("account").order_by("id")[:limit])
