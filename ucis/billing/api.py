@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ucis.billing import selectors, services, tasks
 from ucis.platform.api import ERRORS, ErrorItem
@@ -103,7 +103,7 @@ def run_start(request: HttpRequest, payload: RunIn):
                                          route_ids=payload.route_ids)
     run.refresh_from_db()
     items = [] if waiting is None else [{"field": p.field, "reason": problem_text(p)} for p in waiting.problems]
-    return 201, _run_out(run, waiting=items)
+    return Status(201, _run_out(run, waiting=items))
 
 
 @router.get("/runs/{run_id}", response={200: RunDetailOut, **ERRORS})

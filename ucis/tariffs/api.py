@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ucis.platform.api import ERRORS
 from ucis.tariffs import rating, selectors, services
@@ -92,9 +92,9 @@ def discount_create(request: HttpRequest, payload: DiscountIn):
     data["of"] = tuple(data["of"])
     discount, count = services.discount_create(actor=request.user, data=services.DiscountInput(**data),
                                                reason=reason, area_codes=areas, account_numbers=numbers)
-    return 201, {**{k: getattr(discount, k) for k in ("id", "code", "label", "commodity", "of", "percent",
+    return Status(201, {**{k: getattr(discount, k) for k in ("id", "code", "label", "commodity", "of", "percent",
                                                       "free_volume", "active_from", "active_to", "message")},
-                 "company": discount.company.code, "accounts": count}
+                 "company": discount.company.code, "accounts": count})
 
 
 @router.get("/discounts", response={200: list[DiscountOut], **ERRORS})
