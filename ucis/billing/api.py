@@ -111,6 +111,8 @@ def run_get(request: HttpRequest, run_id: int):
     """A run's status, progress, totals (by route and receivable), exceptions and outliers."""
     _require(request, "billing.view_billrun")
     review = services.bill_run_review(actor=request.user, run_id=run_id)
+    for row in review["exceptions"]:
+        row["reason"] = selectors.exception_text(row["reason"])
     return _run_out(review["run"], exception_list=review["exceptions"], outliers=review["outliers"])
 
 

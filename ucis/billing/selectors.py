@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext
 
-from ucis.billing.models import Bill, BillRun
+from ucis.billing.models import EXCEPTION_REASONS, Bill, BillRun
 from ucis.metering import selectors as metering_selectors
 from ucis.org import selectors as org_selectors
 from ucis.platform.tenancy import access_by_id
@@ -63,3 +64,22 @@ def bill_page(*, actor: Any, bill_id: Any) -> dict[str, Any]:
 def run_bills(*, actor: Any, run_id: Any, limit: int = 100) -> list[Bill]:
     run = run_get(actor=actor, run_id=run_id)
     return list(Bill.objects.visible_to(actor).filter(run=run).select_related("account").order_by("id")[:limit])
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", template)
+    regex = "".join(re.escape(part) if n % 2 == 0 else f"(?P<{part}>.+?)" for n, part in enumerate(parts))
+    return re.compile(f"^{regex}$")
+
+
+_REASON_PATTERNS = [(template, _pattern(template)) for template in EXCEPTION_REASONS]
+
+
+def exception_text(reason: str) -> str:
+    """A run item's stored (English) reason in the user's language when it is one of the known
+    reasons; any other text (a rating refusal) as stored."""
+    for template, pattern in _REASON_PATTERNS:
+        found = pattern.match(reason or "")
+        if found:
+            return gettext(template) % found.groupdict() if found.groupdict() else gettext(template)
+    return reason

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ucis.billing import models
 from ucis.billing.models import Bill, BillRun
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
@@ -181,19 +182,19 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], points: li
         payer = info.get(account_id)
         rows = [usage[sp] for sp in points_of.get(account_id, []) if sp in usage]
         if payer is None:
-            exceptions[account_id] = "no agreement on the run's service points at the period end"
+            exceptions[account_id] = models.NO_AGREEMENT
             continue
         if not rows:
-            exceptions[account_id] = "no accepted read for the period"
+            exceptions[account_id] = models.NO_READ
             continue
         start = min(r[1] for r in rows)
         end = max(r[2] for r in rows)
         if end <= start:
-            exceptions[account_id] = "the reads of the period cover no days"
+            exceptions[account_id] = models.NO_DAYS
             continue
         total = _volume(sum((Decimal(r[0]) for r in rows), Decimal(0)))
         if total < 0:
-            exceptions[account_id] = f"negative usage {total} for the period"
+            exceptions[account_id] = models.NEGATIVE_USAGE % {"usage": total}
             continue
         accounts[account_id] = rating.Account(start, end, {"total": total}, residents=payer["residents"],
                                               year_to_date=ytd.get((account_id, start.year), Decimal(0)),
@@ -206,8 +207,8 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], points: li
     for account_id in list(accounts):
         choices = tariffs.get(info[account_id]["customer_type"], [])
         if len(choices) != 1:
-            exceptions[account_id] = ("no tariff for customer type " if not choices else
-                                      "several tariffs for customer type ") + info[account_id]["customer_type"]
+            exceptions[account_id] = (models.NO_TARIFF if not choices else models.SEVERAL_TARIFFS) % {
+                "type": info[account_id]["customer_type"]}
             del accounts[account_id]
             continue
         tariff, versions = choices[0]

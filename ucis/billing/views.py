@@ -71,6 +71,8 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     review = services.bill_run_review(actor=request.user, run_id=run_id)
     run = review["run"]
     routes = [{**r, "code": review["route_codes"].get(r["route_id"], "")} for r in review["totals"].get("routes", [])]
+    for row in review["exceptions"]:
+        row["reason"] = selectors.exception_text(row["reason"])
     return render(request, "billing/run.html", {**review, "routes": routes, "percent": selectors.progress(run),
                                                 "running": run.status in RUNNING,
                                                 "same_person": run.calculated_by_id == request.user.pk})

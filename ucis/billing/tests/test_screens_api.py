@@ -178,3 +178,27 @@ def test_api_flow_and_tenancy(org, month, team, client, django_capture_on_commit
     assert client.post("/api/v1/billing/runs", json.dumps({"company_id": org.water.pk, "commodity": "water",
                                                            "period": "2025-03"}),
                        content_type="application/json").status_code == 403  # approvers do not calculate
+
+
+def test_exception_reasons_are_shown_translated(monkeypatch):
+    from ucis.billing import selectors
+
+    monkeypatch.setattr(selectors, "gettext", lambda t: {"no tariff for customer type %(type)s":
+                                                         "客户类别 %(type)s 没有价格"}.get(t, t))
+    assert selectors.exception_text("no tariff for customer type industrial") == "客户类别 industrial 没有价格"
+    assert selectors.exception_text("negative usage -3.00 for the period") == "negative usage -3.00 for the period"
+    assert selectors.exception_text("usage: something else") == "usage: something else"
+
+
+def test_the_run_page_lists_exceptions(org, month, team, login):
+    from ucis.billing import services
+    from ucis.customers import services as customer_services
+
+    customer_services.customer_update(actor=SYSTEM, customer_id=month.accounts[1].customer_id,
+                                      changes={"customer_type": "industrial"}, reason="became a workshop",
+                                      today=TODAY)
+    run = services.bill_run_start(actor=SYSTEM, company_id=org.water.pk, commodity="water", period="2025-02")
+    services.bill_run_calculate(actor=SYSTEM, run_id=run.pk)
+    body = login(team[0]).get(f"/billing/runs/{run.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert body.count('data-testid="run-exception"') == 1 and month.accounts[1].account_no in body
+    assert "no tariff for customer type industrial" in body
