@@ -119,6 +119,16 @@ def tariff_import_page(request: HttpRequest) -> HttpResponse:
 # --- simulation -------------------------------------------------------------------------------------
 
 
+@login_required
+@permission_required("tariffs.simulate_bill", raise_exception=True)
+def simulate_choose_page(request: HttpRequest) -> HttpResponse:
+    """Bill simulation from the menu: choose the tariff first."""
+    chosen = request.GET.get("tariff", "")
+    if chosen.isdigit():
+        return redirect("tariff_simulate", tariff_id=int(chosen))
+    return render(request, "tariffs/simulate_choose.html", {"rows": selectors.tariff_rows(actor=request.user)})
+
+
 class SimulateForm(forms.Form):
     period_from = forms.DateField(label=_("usage from"), widget=forms.DateInput(attrs={"type": "date"}))
     period_to = forms.DateField(label=_("usage to (exclusive)"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -113,6 +113,15 @@ def test_a_branch_clerk_sees_and_simulates_the_company_prices(org, login, tariff
     assert client.get(f"/tariffs/{power.pk}/").status_code == 404
 
 
+def test_simulation_from_the_menu_chooses_the_tariff_first(org, login, tariffs):
+    water, _power = tariffs
+    client = login(org.clerk_b)
+    body = client.get("/tariffs/simulate/").content.decode()
+    assert "TW-RES" in body and "TE-RES" not in body and "/tariffs/simulate/" in body
+    assert client.get(f"/tariffs/simulate/?tariff={water.pk}")["Location"] == f"/tariffs/{water.pk}/simulate/"
+    assert login(org.manager_b).get("/").status_code == 200
+
+
 def test_simulation_reports_bad_input_at_the_field(org, login, tariffs):
     water, _power = tariffs
     body = login(org.clerk_b).post(f"/tariffs/{water.pk}/simulate/", {
