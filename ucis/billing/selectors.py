@@ -11,6 +11,7 @@ from ucis.billing.models import EXCEPTION_REASONS, Bill, BillRun
 from ucis.metering import selectors as metering_selectors
 from ucis.org import selectors as org_selectors
 from ucis.platform.tenancy import access_by_id
+from ucis.tariffs import selectors as tariff_selectors
 
 
 def run_list(*, actor: Any, status: str = "") -> Any:
@@ -44,15 +45,10 @@ def runs_page(*, actor: Any, status: str = "") -> dict[str, Any]:
 
 
 def explanation_text(explanation: Any) -> str:
-    """A bill line's explanation in the user's language: the template translated, then filled in."""
+    """A bill line's explanation in the user's language."""
     if not explanation:
         return ""
-    template = gettext(explanation.get("template", ""))
-    params = explanation.get("params") or {}
-    try:
-        return template % params if params else template
-    except (KeyError, TypeError, ValueError):
-        return explanation.get("template", "") % params if params else explanation.get("template", "")
+    return tariff_selectors.explain(explanation.get("template", ""), explanation.get("params"))
 
 
 def bill_page(*, actor: Any, bill_id: Any) -> dict[str, Any]:

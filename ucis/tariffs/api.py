@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
 from ucis.platform.api import ERRORS
@@ -143,7 +144,7 @@ def tariff_get(request: HttpRequest, tariff_id: int):
     _require(request, "tariffs.view_tariff")
     page = selectors.tariff_page(actor=request.user, tariff_id=tariff_id)
     versions = [item["version"] for item in page["versions"]]
-    today = date.today()
+    today = timezone.localdate()
     current = next((v for v in versions if v.active_from <= today and (v.active_to is None or today < v.active_to)),
                    None)
     return _tariff_out(page["tariff"], current, versions=[
@@ -190,10 +191,8 @@ class SimulateOut(Schema):
 
 
 def line_out(ln: rating.Line) -> dict[str, Any]:
-    from django.utils.translation import gettext
-
     params = {k: str(v) for k, v in dict(ln.params).items()}
-    text = gettext(ln.template) % params if params else gettext(ln.template)
+    text = selectors.explain(ln.template, params)
     return {"code": ln.code, "label": ln.label, "quantity": ln.quantity, "price": ln.price, "amount": ln.amount,
             "receivable": ln.receivable, "version": ln.version, "block": ln.block, "explanation": text,
             "template": ln.template, "params": params}

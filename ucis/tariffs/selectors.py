@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from ucis.org import selectors as org_selectors
 from ucis.platform.tenancy import access_by_id
@@ -97,7 +98,7 @@ def tariff_page(*, actor: Any, tariff_id: Any) -> dict[str, Any]:
 
 def tariff_rows(*, actor: Any) -> list[dict[str, Any]]:
     """Tariffs the actor sees with their version in force today (or the latest)."""
-    today = date.today()
+    today = timezone.localdate()
     rows = []
     for tariff in tariff_list(actor=actor).prefetch_related("versions"):
         versions = sorted(tariff.versions.all(), key=lambda v: v.active_from)
@@ -134,3 +135,20 @@ def policy_page(*, actor: Any) -> dict[str, Any]:
 
 def discount_page(*, actor: Any) -> dict[str, Any]:
     return {"companies": company_choices(actor=actor), "discounts": list(discount_list(actor=actor))}
+
+
+def explain(template: str, params: Mapping[str, Any] | None) -> str:
+    """A bill line's explanation in the user's language: the template translated, the ladder
+    basis named in words, then the parameters filled in."""
+    from django.utils.translation import gettext
+
+    values = {k: str(v) for k, v in dict(params or {}).items()}
+    basis = {"period": gettext("per billing period"), "month": gettext("per month"),
+             "year": gettext("per calendar year")}
+    if values.get("basis") in basis:
+        values["basis"] = basis[values["basis"]]
+    translated = gettext(template)
+    try:
+        return translated % values if values else translated
+    except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder: the English text
+        return template % values if values else template

@@ -39,8 +39,7 @@ def _lines(text: str) -> list[str]:
 
 def explained(lines: list[rating.Line]) -> list[dict[str, Any]]:
     """Rating lines with their explanation in the user's language."""
-    return [{"line": ln, "text": gettext(ln.template) % dict(ln.params) if ln.params else gettext(ln.template)}
-            for ln in lines]
+    return [{"line": ln, "text": selectors.explain(ln.template, ln.params)} for ln in lines]
 
 
 # --- tariffs ---------------------------------------------------------------------------------------

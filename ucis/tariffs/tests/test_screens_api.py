@@ -108,7 +108,7 @@ def test_a_branch_clerk_sees_and_simulates_the_company_prices(org, login, tariff
         "year_to_date": "0", "meters": "1"}, HTTP_ACCEPT_LANGUAGE="en")
     body = response.content.decode()
     assert response.status_code == 200 and 'data-testid="simulate-total">99.75<' in body  # 20+30+25+23.75+1
-    assert "水费 block 3" in body and "version 2025" in body
+    assert "水费 block 3 (20.00–∞ per billing period)" in body and "version 2025" in body
     assert client.get("/tariffs/import/").status_code == 403  # clerks do not import prices
     assert client.get(f"/tariffs/{power.pk}/").status_code == 404
 
