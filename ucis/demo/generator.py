@@ -52,6 +52,12 @@ def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = 
     counts.update(customer_services.registry_bulk_load(
         actor=SYSTEM, batch=customer_services.RegistryBatch(**vars(registry)),
         reason=f"demo data (seed {seed}, {customers} customers)"))
+    from ucis.demo.pricebook import price_book
+    from ucis.tariffs import services as tariff_services
+
+    for text in price_book():
+        tariff_services.tariff_import(actor=SYSTEM, text=text, reason="demo price book")
+    counts["tariffs"] = len(price_book())
     # Fresh statistics: right after a city-sized load the planner otherwise guesses tenancy
     # filters badly (a 7 ms customer list took 450 ms until ANALYZE).
     with connection.cursor() as cursor:
