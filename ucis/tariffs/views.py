@@ -150,6 +150,7 @@ class SimulateForm(forms.Form):
 @login_required
 @permission_required("tariffs.simulate_bill", raise_exception=True)
 def tariff_simulate_page(request: HttpRequest, tariff_id: int) -> HttpResponse:
+    tariff = selectors.tariff_get(actor=request.user, tariff_id=tariff_id)  # the heading; 404 before anything
     form = SimulateForm(request.POST or None)
     lines = None
     if request.method == "POST" and form.is_valid():
@@ -162,7 +163,6 @@ def tariff_simulate_page(request: HttpRequest, tariff_id: int) -> HttpResponse:
         except DomainError as exc:
             apply_domain_error(form, exc)
             lines = None
-    tariff = selectors.tariff_get(actor=request.user, tariff_id=tariff_id) if lines is None else None
     context: dict[str, Any] = {"form": form, "tariff_id": tariff_id, "tariff": tariff}
     if lines is not None:
         context.update(rows=explained(lines), total=rating.total(lines))
