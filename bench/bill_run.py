@@ -52,7 +52,6 @@ def main() -> None:
     started = time.perf_counter()
     counts = generator.demo_data_load(customers=n, seed=2026, password="bench-Passw0rd!", bills=False)
     today = timezone.localdate()
-    billingdemo.demo_tariffs_load(today=today)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(f"city: {n:,} customers, {counts['accounts']:,} accounts, {counts['reads']:,} reads in "

@@ -1,17 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ucis.billing.api import router as billing_router
 from ucis.customers.api import router as customers_router
 from ucis.metering.api import router as metering_router
 from ucis.org.api import router as org_router
 from ucis.platform.api import api
 from ucis.platform.audit_api import router as audit_router
+from ucis.tariffs.api import router as tariffs_router
 
 # Each app's API router is mounted here, the one place that knows every app.
 api.add_router("/org", org_router)
 api.add_router("/audit", audit_router)
 api.add_router("/registry", customers_router)
 api.add_router("/metering", metering_router)
+api.add_router("/tariffs", tariffs_router)
+api.add_router("/billing", billing_router)
 
 admin.site.site_header = "ucis"
 
@@ -20,6 +24,8 @@ urlpatterns = [
     path("org/", include("ucis.org.urls")),
     path("customers/", include("ucis.customers.urls")),
     path("metering/", include("ucis.metering.urls")),
+    path("tariffs/", include("ucis.tariffs.urls")),
+    path("billing/", include("ucis.billing.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -7,3 +7,9 @@ class BillingConfig(AppConfig):
     label = "billing"
     verbose_name = _("Billing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ucis.platform.tenancy import register_id_kwarg
+
+        register_id_kwarg("run_id", "billing.BillRun")
+        register_id_kwarg("bill_id", "billing.Bill")

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
+from ucis.kernel.errors import gettext_noop
 from ucis.platform.audit import trackers
 from ucis.platform.tenancy import TenantManager
 
@@ -59,6 +60,16 @@ class BillRun(models.Model):
     def __str__(self) -> str:
         return f"{self.company_id} {self.commodity} {self.period:%Y-%m} ({self.status})"
 
+
+# Why an account of a run got no bill (stored rendered in English in ``BillRunItem.reason``; the
+# screens match a reason back to its template to show it translated).
+NO_AGREEMENT = gettext_noop("no agreement on the run's service points at the period end")
+NO_READ = gettext_noop("no accepted read for the period")
+NO_DAYS = gettext_noop("the reads of the period cover no days")
+NEGATIVE_USAGE = gettext_noop("negative usage %(usage)s for the period")
+NO_TARIFF = gettext_noop("no tariff for customer type %(type)s")
+SEVERAL_TARIFFS = gettext_noop("several tariffs for customer type %(type)s")
+EXCEPTION_REASONS = (NO_AGREEMENT, NO_READ, NO_DAYS, NEGATIVE_USAGE, NO_TARIFF, SEVERAL_TARIFFS)
 
 ITEM_STATUS = [("pending", _("Pending")), ("billed", _("Billed")), ("exception", _("Exception"))]
 

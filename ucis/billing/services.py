@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ucis.billing import models
 from ucis.billing.models import Bill, BillRun
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
@@ -181,19 +182,19 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], points: li
         payer = info.get(account_id)
         rows = [usage[sp] for sp in points_of.get(account_id, []) if sp in usage]
         if payer is None:
-            exceptions[account_id] = "no agreement on the run's service points at the period end"
+            exceptions[account_id] = models.NO_AGREEMENT
             continue
         if not rows:
-            exceptions[account_id] = "no accepted read for the period"
+            exceptions[account_id] = models.NO_READ
             continue
         start = min(r[1] for r in rows)
         end = max(r[2] for r in rows)
         if end <= start:
-            exceptions[account_id] = "the reads of the period cover no days"
+            exceptions[account_id] = models.NO_DAYS
             continue
         total = _volume(sum((Decimal(r[0]) for r in rows), Decimal(0)))
         if total < 0:
-            exceptions[account_id] = f"negative usage {total} for the period"
+            exceptions[account_id] = models.NEGATIVE_USAGE % {"usage": total}
             continue
         accounts[account_id] = rating.Account(start, end, {"total": total}, residents=payer["residents"],
                                               year_to_date=ytd.get((account_id, start.year), Decimal(0)),
@@ -206,8 +207,8 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], points: li
     for account_id in list(accounts):
         choices = tariffs.get(info[account_id]["customer_type"], [])
         if len(choices) != 1:
-            exceptions[account_id] = ("no tariff for customer type " if not choices else
-                                      "several tariffs for customer type ") + info[account_id]["customer_type"]
+            exceptions[account_id] = (models.NO_TARIFF if not choices else models.SEVERAL_TARIFFS) % {
+                "type": info[account_id]["customer_type"]}
             del accounts[account_id]
             continue
         tariff, versions = choices[0]
@@ -374,9 +375,11 @@ def _totals(run: BillRun) -> dict[str, Any]:
 # --- review, approve, issue ---------------------------------------------------------------------------------
 
 
-def bill_run_review(*, actor: Any, run_id: Any, outlier_ratio: Decimal = Decimal(2)) -> dict[str, Any]:
+def bill_run_review(*, actor: Any, run_id: Any, outlier_ratio: Decimal = Decimal(2),
+                    bills_shown: int = 50) -> dict[str, Any]:
     """What a billing clerk checks before approval: totals by route and receivable, the exceptions,
-    and outliers — bills more than ``outlier_ratio`` × (or less than 1/ratio of) the account's last bill."""
+    and outliers — bills more than ``outlier_ratio`` × (or less than 1/ratio of) the account's last
+    bill — and the run's first ``bills_shown`` bills."""
     run = access_by_id(BillRun, actor, run_id)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -392,7 +395,28 @@ def bill_run_review(*, actor: Any, run_id: Any, outlier_ratio: Decimal = Decimal
         cursor.execute("SELECT account_id, reason FROM billing_billrunitem WHERE run_id = %s AND status = 'exception' "
                        "ORDER BY account_id LIMIT 1000", [run.pk])
         exceptions = [{"account_id": a, "reason": r} for a, r in cursor.fetchall()]
-    return {"run": run, "totals": run.totals, "outliers": outliers, "exceptions": exceptions}
+    numbers = customer_selectors.account_numbers(
+        account_ids=[o["account_id"] for o in outliers] + [e["account_id"] for e in exceptions])
+    for row in outliers + exceptions:
+        row["account_no"] = numbers.get(row["account_id"], "")
+    route_ids = [r["route_id"] for r in run.totals.get("routes", []) if r.get("route_id")]
+    bills = list(Bill.objects.filter(run=run).select_related("account").order_by("id")[:bills_shown])
+    return {"run": run, "totals": run.totals, "outliers": outliers, "exceptions": exceptions, "bills": bills,
+            "route_codes": metering_usage.route_codes(route_ids=route_ids)}
+
+
+def bill_run_ready(*, actor: Any, run_id: Any) -> BillRun:
+    """Check before queueing that a run can be calculated now (new or interrupted, none of its
+    service points waiting in the review queue), so a refusal is shown at once rather than lost
+    in a background task."""
+    require(actor, "billing.calculate_billrun")
+    run = access_by_id(BillRun, actor, run_id)
+    if run.status not in ("created", "calculating"):
+        raise Conflict("status", _("the run is %(status)s; only a new or interrupted run is calculated"),
+                       status=run.status)
+    points = metering_usage.route_points(company_id=run.company_id, commodity=run.commodity, route_ids=run.route_ids)
+    metering_usage.review_gate(period=run.period, service_point_ids=[sp for _r, sp in points])
+    return run
 
 
 def bill_run_approve(*, actor: Any, run_id: Any) -> BillRun:

@@ -486,3 +486,11 @@ def billing_accounts(*, service_point_ids: Iterable[int], on: Any) -> dict[int, 
         return {row[0]: {"account_id": row[1], "company_id": row[2], "node_id": row[3], "customer_type": row[4],
                          "residents": row[5] or 0, "meter_size": row[6] or "", "categories": list(row[7])}
                 for row in cursor.fetchall()}
+
+
+def account_numbers(*, account_ids: Iterable[int]) -> dict[int, str]:
+    """Account id → account number (for lists of another app that already checked visibility)."""
+    ids = list(set(account_ids))
+    if not ids:
+        return {}
+    return dict(Account.objects.filter(pk__in=ids).values_list("id", "account_no"))

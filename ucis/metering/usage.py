@@ -75,3 +75,12 @@ def routes_ready(*, company_id: Any, commodity: str, period: date) -> list[int]:
                                    WHERE s.route_id = r.id AND v.period = %s AND v.status = 'open')
                 ORDER BY r.id""", [period, company_id, commodity, period])
         return [r for (r,) in cursor.fetchall()]
+
+
+def route_codes(*, route_ids: Sequence[int]) -> dict[int, str]:
+    """Route id → code (for totals by route)."""
+    if not route_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, code FROM metering_route WHERE id = ANY(%s)", [list(route_ids)])
+        return dict(cursor.fetchall())

@@ -7,14 +7,18 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.utils import timezone
 
+from ucis.org import selectors as org_selectors
+from ucis.platform.tenancy import access_by_id
 from ucis.tariffs import rating
-from ucis.tariffs.models import Discount, DiscountMember, StandingReduction, Tariff
+from ucis.tariffs.models import Discount, DiscountMember, LateFeePolicy, StandingReduction, Tariff
 
 
 def tariff_list(*, actor: Any) -> Any:
-    return Tariff.objects.visible_to(actor).select_related("company").order_by("company__code", "code")
+    """The tariffs of the actor's company (a company's prices serve all its units) or below."""
+    return Tariff.objects.visible_to(actor, company_wide=True).select_related("company").order_by("company__code", "code")
 
 
 def tariffs_by_type(*, company_id: Any, commodity: str) -> dict[str, list[tuple[Tariff, list[rating.Version]]]]:
@@ -54,3 +58,97 @@ def reductions_for(*, company_id: Any, commodity: str, start: date, end: date, a
             for category in held:
                 result[account_id].extend(standing.get(category, []))
     return result
+
+
+# --- screens -------------------------------------------------------------------------------------
+
+
+def tariff_get(*, actor: Any, tariff_id: Any) -> Tariff:
+    return access_by_id(Tariff.objects.select_related("company"), actor, tariff_id, company_wide=True)
+
+
+def _component_view(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored component (file format) made easy to show: ladder blocks with their lower bounds."""
+    view = dict(raw)
+    view.setdefault("receivable", rating.RECEIVABLE)
+
+    def rows(blocks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        out, lower = [], "0"
+        for n, block in enumerate(blocks, start=1):
+            upper = block.get("upto")
+            out.append({"n": n, "lower": lower, "upper": upper, "price": block.get("price")})
+            lower = str(upper) if upper is not None else lower
+        return out
+
+    if raw.get("kind") == "ladder":
+        view["block_rows"] = rows(raw.get("blocks") or [])
+        view["season_rows"] = [{"months": s.get("months", []), "block_rows": rows(s.get("blocks") or [])}
+                               for s in raw.get("seasons") or []]
+    view["by_size_items"] = sorted((raw.get("by_size") or {}).items())
+    return view
+
+
+def tariff_page(*, actor: Any, tariff_id: Any) -> dict[str, Any]:
+    """A tariff with every version (newest first) and its components ready to show."""
+    tariff = tariff_get(actor=actor, tariff_id=tariff_id)
+    versions = [{"version": v, "components": [_component_view(c) for c in v.components]}
+                for v in tariff.versions.select_related("created_by").order_by("-active_from")]
+    return {"tariff": tariff, "versions": versions}
+
+
+def tariff_rows(*, actor: Any) -> list[dict[str, Any]]:
+    """Tariffs the actor sees with their version in force today (or the latest)."""
+    today = timezone.localdate()
+    rows = []
+    for tariff in tariff_list(actor=actor).prefetch_related("versions"):
+        versions = sorted(tariff.versions.all(), key=lambda v: v.active_from)
+        current = next((v for v in versions if v.active_from <= today
+                        and (v.active_to is None or today < v.active_to)), versions[-1] if versions else None)
+        rows.append({"tariff": tariff, "current": current, "version_count": len(versions)})
+    return rows
+
+
+def discount_list(*, actor: Any) -> Any:
+    return (Discount.objects.visible_to(actor).select_related("company")
+            .annotate(member_count=Count("members")).order_by("-active_from", "code"))
+
+
+def standing_reduction_list(*, actor: Any) -> Any:
+    return (StandingReduction.objects.visible_to(actor).select_related("company")
+            .order_by("company__code", "commodity", "category", "-active_from"))
+
+
+def late_fee_policy_list(*, actor: Any) -> Any:
+    return LateFeePolicy.objects.visible_to(actor).select_related("company").order_by("company__code", "commodity",
+                                                                                      "-active_from")
+
+
+def company_choices(*, actor: Any) -> list[Any]:
+    """The companies the actor may define prices for (those they see)."""
+    return list(org_selectors.org_node_list(actor=actor, kind="company"))
+
+
+def policy_page(*, actor: Any) -> dict[str, Any]:
+    return {"companies": company_choices(actor=actor), "reductions": list(standing_reduction_list(actor=actor)),
+            "policies": list(late_fee_policy_list(actor=actor))}
+
+
+def discount_page(*, actor: Any) -> dict[str, Any]:
+    return {"companies": company_choices(actor=actor), "discounts": list(discount_list(actor=actor))}
+
+
+def explain(template: str, params: Mapping[str, Any] | None) -> str:
+    """A bill line's explanation in the user's language: the template translated, the ladder
+    basis named in words, then the parameters filled in."""
+    from django.utils.translation import gettext
+
+    values = {k: str(v) for k, v in dict(params or {}).items()}
+    basis = {"period": gettext("per billing period"), "month": gettext("per month"),
+             "year": gettext("per calendar year")}
+    if values.get("basis") in basis:
+        values["basis"] = basis[values["basis"]]
+    translated = gettext(template)
+    try:
+        return translated % values if values else translated
+    except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder: the English text
+        return template % values if values else template

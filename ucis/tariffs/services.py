@@ -118,7 +118,7 @@ def tariff_import(*, actor: Any, text: str, fmt: str = "yaml", reason: str) -> I
 
 
 def tariff_export(*, actor: Any, tariff_id: Any, fmt: str = "yaml") -> str:
-    tariff = access_by_id(Tariff.objects.select_related("company"), actor, tariff_id)
+    tariff = access_by_id(Tariff.objects.select_related("company"), actor, tariff_id, company_wide=True)
     defn = definitions.TariffDefinition(tariff.code, tariff.name, tariff.company.code, tariff.commodity,
                                         tuple(tariff.customer_types), tuple(tariff_versions(tariff=tariff)))
     return definitions.dump_text(defn, fmt=fmt)
@@ -139,7 +139,8 @@ def bill_simulate(*, actor: Any, tariff_id: Any, period_from: date, period_to: d
                   residents: int = 0, year_to_date: Any = "0", meters: int = 1, meter_size: str = "") -> list[rating.Line]:
     """What an account would pay under a tariff for a usage (试算): for clerks answering a customer
     and for administrators trying a new version before it is in force."""
-    tariff = access_by_id(Tariff, actor, tariff_id)
+    # A company's prices serve every unit of it: a branch's counter clerk simulates with them too.
+    tariff = access_by_id(Tariff, actor, tariff_id, company_wide=True)
     volumes = {k: _volume(v, f"usage.{k}") for k, v in usage.items()}
     if "total" not in volumes:
         raise DomainError("usage.total", _("give the total usage"))

@@ -92,7 +92,7 @@ def test_exceptions_are_listed_never_zero_bills(month, org):
     run.refresh_from_db()
     assert run.exceptions == 1 and Bill.objects.filter(run=run).count() == 2
     review = services.bill_run_review(actor=SYSTEM, run_id=run.pk)
-    assert review["exceptions"] == [{"account_id": month.accounts[1].pk,
+    assert review["exceptions"] == [{"account_id": month.accounts[1].pk, "account_no": month.accounts[1].account_no,
                                      "reason": "no tariff for customer type industrial"}]
 
 

@@ -38,5 +38,19 @@ def test_demo_data_loads_with_copy_and_logins_work(db, client, settings):
     assert clerk_accounts.exists() and not clerk_accounts.exclude(node__path__startswith=clerk.node.path).exists()
     # The clerk finds any customer of the water company by phone (cross-site service).
     assert customer_selectors.customer_search(actor=clerk, q=some.phone) == [some]
+    # The price book: every customer type of every company has exactly one tariff; a branch's
+    # counter clerk sees the company's prices (and simulates bills with them), not the others'.
+    from ucis.tariffs import selectors as tariff_selectors
+
+    for company in OrgNode.objects.filter(kind="company"):
+        by_type = tariff_selectors.tariffs_by_type(company_id=company.pk, commodity=company.commodities[0])
+        assert all(len(by_type[t]) == 1 for t in set(Customer.objects.values_list("customer_type", flat=True)))
+    assert {t.code for t in tariff_selectors.tariff_list(actor=clerk)} == {"LJW-RES", "LJW-NONRES", "LJW-SPECIAL",
+                                                                           "LJW-IND"}
+    # Last month is billed, approved and issued for every route the review queue released.
+    from ucis.billing.models import Bill, BillRun
+
+    assert set(BillRun.objects.values_list("status", flat=True)) == {"issued"}
+    assert Bill.objects.filter(status="issued").count() > 0 and not Bill.objects.filter(total=0).exists()
     call_command("demo_data", customers=300, seed=3)  # second run: already present, changes nothing
     assert User.objects.filter(username="water.01.counter-clerk1").count() == 1

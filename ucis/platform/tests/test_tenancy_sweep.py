@@ -87,9 +87,21 @@ def foreign_objects(org, settings, tmp_path):
     cycle = metering_services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2026-11")[0]
     metering_review.read_review_require(service_points=[(point.pk, point.node_id)], period=cycle.period,
                                         reason="new_business")
+    # Prices are a company's (readable by all its units): another company's tariff stays invisible.
+    # Bill runs are a company's; a bill belongs to the account's unit in branch A.
+    from ucis.billing.models import Bill, BillRun
     from ucis.metering.models import ReadReview
+    from ucis.tariffs.models import Tariff
 
-    objects = {"metering.Route": route, "metering.ReadCycle": cycle,
+    tariff = Tariff.objects.create(code="SWEEP-T", name="甲价格", company=org.power, commodity="electricity",
+                                   customer_types=["resident"])
+    run = BillRun.objects.create(company=org.power, commodity="electricity", period=date(2026, 11, 1))
+    bill_run = BillRun.objects.create(company=org.water, commodity="water", period=date(2026, 10, 1))
+    bill = Bill.objects.create(run=bill_run, account=account, company=org.water, node=org.station_a,
+                               period=date(2026, 10, 1), period_from=date(2026, 9, 10), period_to=date(2026, 10, 10),
+                               usage=0, total=0, messages=["甲客户"])
+    objects = {"tariffs.Tariff": tariff, "billing.BillRun": run, "billing.Bill": bill,
+               "metering.Route": route, "metering.ReadCycle": cycle,
                "metering.ReadReview": ReadReview.objects.get(service_point=point),
                "org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
                "customers.Account": account, "customers.Premise": premise, "customers.Meter": meter,
