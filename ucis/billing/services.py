@@ -130,6 +130,12 @@ def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, 
     metering_usage.review_gate(period=run.period, service_point_ids=[sp for _r, sp in points])
     BillRun.objects.filter(pk=run.pk, status="created").update(status="calculating")
     done = {"billed": 0, "exception": 0}
+    period_end = (run.period + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    # Who pays for each service point, loaded once for the whole run rather than once per chunk.
+    payers = customer_selectors.billing_accounts(service_point_ids=[sp for _r, sp in points], on=period_end)
+    by_account: dict[int, list[int]] = defaultdict(list)
+    for sp, payer in payers.items():
+        by_account[payer["account_id"]].append(sp)
     while True:
         with transaction.atomic(), audit_context(actor=actor, reason=f"bill run {run.pk}", source="billing"):
             with connection.cursor() as cursor:
@@ -139,7 +145,7 @@ def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, 
                 items = cursor.fetchall()
             if not items:
                 break
-            outcome = _calculate_chunk(run, items, points)
+            outcome = _calculate_chunk(run, items, payers, by_account)
             for key in done:
                 done[key] += outcome[key]
         if progress:
@@ -161,17 +167,18 @@ def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, 
     return done
 
 
-def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], points: list[tuple[int, int]]) -> dict[str, int]:
+def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], payers: dict[int, dict[str, Any]],
+                     by_account: dict[int, list[int]]) -> dict[str, int]:
     account_ids = [a for _i, a, _r in items]
     wanted = set(account_ids)
     period_end = (run.period + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    payers = customer_selectors.billing_accounts(service_point_ids=[sp for _r, sp in points], on=period_end)
-    points_of: dict[int, list[int]] = defaultdict(list)
+    points_of: dict[int, list[int]] = {}
     info: dict[int, dict[str, Any]] = {}
-    for sp, payer in payers.items():
-        if payer["account_id"] in wanted:
-            points_of[payer["account_id"]].append(sp)
-            info[payer["account_id"]] = payer
+    for account_id in wanted:
+        sps = by_account.get(account_id)
+        if sps:
+            points_of[account_id] = sps
+            info[account_id] = payers[sps[0]]
     usage = metering_usage.billable_usage(period=run.period, service_point_ids=[sp for sps in points_of.values()
                                                                                 for sp in sps])
     tariffs = tariff_selectors.tariffs_by_type(company_id=run.company_id, commodity=run.commodity)

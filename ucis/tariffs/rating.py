@@ -486,7 +486,8 @@ def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLine
     """Rate many accounts under ``version``: the integer path for those it covers (returned as
     columns), ``rate`` for the rest (returned per account index)."""
     covered = [i for i, a in enumerate(accounts) if _integer_path_covers(version, a)]
-    others = {i: rate([version], accounts[i]) for i in range(len(accounts)) if i not in set(covered)}
+    covered_set = set(covered)
+    others = {i: rate([version], accounts[i]) for i in range(len(accounts)) if i not in covered_set}
     n = len(covered)
     subset = [accounts[i] for i in covered]
     idx = np.array(covered, dtype=np.int64)
