@@ -8,8 +8,9 @@ read again straight from the database.
   all reads, with the scalar ``validate_read`` only for the few flagged reads whose findings are
   stored. Flagged reads of each route's newest cycle wait in the review queue; older flagged reads
   are taken as reviewed.
-* ``reads_revalidate`` loads every live read with COPY (binary) into numpy, rebuilds the bases and
-  baselines and runs the rules again, e.g. to see what new thresholds would flag.
+* ``reads_revalidate`` loads every live read into numpy (one binary array per column and ~1M
+  reads, two connections at once), rebuilds the bases and baselines and runs the rules again,
+  e.g. to see what new thresholds would flag.
 
 Baselines follow ``reads.meter_reads_record``: the history of a read is the live actual reads of
 its service point in the ``reads.HISTORY_DAYS`` before it.
@@ -48,7 +49,6 @@ METER_TYPES = ("mechanical", "smart", "ic_prepaid")
 CUSTOMER_TYPES = ("resident", "non_resident", "special", "industrial", "public")
 READ_TABLES = ("metering_route", "metering_routestop", "metering_readcycle", "metering_meterread",
                "metering_readreview")
-_DAY = np.timedelta64(1, "D")
 
 
 @dataclass(frozen=True)
