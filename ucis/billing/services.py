@@ -181,6 +181,8 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], payers: di
             info[account_id] = payers[sps[0]]
     usage = metering_usage.billable_usage(period=run.period, service_point_ids=[sp for sps in points_of.values()
                                                                                 for sp in sps])
+    specials = metering_usage.special_usage(period=run.period, service_point_ids=[
+        sp for sps in points_of.values() for sp in sps])
     tariffs = tariff_selectors.tariffs_by_type(company_id=run.company_id, commodity=run.commodity)
     ytd = _year_to_date(run, account_ids)
     exceptions: dict[int, str] = {}
@@ -203,9 +205,15 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], payers: di
         if total < 0:
             exceptions[account_id] = models.NEGATIVE_USAGE % {"usage": total}
             continue
+        # A tariff change inside the period splits the usage at the special read when every
+        # service point of the account has one for the same date; else rating splits by days.
+        sp_specials = [specials.get(sp) for sp in points_of.get(account_id, []) if sp in usage]
+        usage_at = {}
+        if sp_specials and all(x is not None for x in sp_specials) and len({x[0] for x in sp_specials}) == 1:
+            usage_at = {sp_specials[0][0]: _volume(sum((Decimal(x[1]) for x in sp_specials), Decimal(0)))}
         accounts[account_id] = rating.Account(start, end, {"total": total}, residents=payer["residents"],
                                               year_to_date=ytd.get((account_id, start.year), Decimal(0)),
-                                              meters=len(rows), meter_size=payer["meter_size"])
+                                              meters=len(rows), meter_size=payer["meter_size"], usage_at=usage_at)
     reductions = tariff_selectors.reductions_for(
         company_id=run.company_id, commodity=run.commodity, start=run.period, end=period_end + timedelta(days=1),
         account_ids=list(accounts), categories={a: info[a]["categories"] for a in accounts})
@@ -223,7 +231,8 @@ def _calculate_chunk(run: BillRun, items: list[tuple[int, int, int]], payers: di
             a = accounts[account_id]
             accounts[account_id] = rating.Account(a.period_from, a.period_to, a.usage, residents=a.residents,
                                                   year_to_date=a.year_to_date, meters=a.meters,
-                                                  meter_size=a.meter_size, reductions=tuple(reductions[account_id]))
+                                                  meter_size=a.meter_size, usage_at=a.usage_at,
+                                                  reductions=tuple(reductions[account_id]))
         by_tariff[tariff.pk].append(account_id)
         versions_of[tariff.pk] = versions
     lines_of: dict[int, list[rating.Line]] = {}

@@ -84,3 +84,24 @@ def route_codes(*, route_ids: Sequence[int]) -> dict[int, str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, code FROM metering_route WHERE id = ANY(%s)", [list(route_ids)])
         return dict(cursor.fetchall())
+
+
+def special_usage(*, period: date, service_point_ids: Sequence[int]) -> dict[int, tuple[date, Any]]:
+    """Service point → (special read date, usage from the start of the period's reads to that
+    date) for tariff-change dates inside the period's reads (MTR-5), so rating splits the usage at
+    the read instead of by days. A reading below the period's base (a wrapped dial) is left out:
+    such a period is split by days."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """WITH spans AS (
+                   SELECT DISTINCT ON (r.service_point_id) r.service_point_id, r.previous_date, r.previous_reading,
+                          max(r.read_date) OVER (PARTITION BY r.service_point_id) AS last_date
+                     FROM metering_meterread r JOIN metering_readcycle c ON c.id = r.cycle_id
+                    WHERE c.period = %s AND r.status = 'accepted' AND r.service_point_id = ANY(%s)
+                    ORDER BY r.service_point_id, r.previous_date)
+               SELECT s.service_point_id, h.read_date, p.reading - s.previous_reading
+                 FROM spans s JOIN metering_specialread p ON p.service_point_id = s.service_point_id
+                 JOIN metering_specialreadschedule h ON h.id = p.schedule_id
+                WHERE h.read_date > s.previous_date AND h.read_date < s.last_date AND p.reading IS NOT NULL
+                  AND p.reading >= s.previous_reading""", [period, list(service_point_ids)])
+        return {sp: (on, used) for sp, on, used in cursor.fetchall()}

@@ -150,3 +150,35 @@ def test_a_meter_reader_cannot_run_bills(month, org):
 
     with pytest.raises(PermissionDenied):
         services.bill_run_start(actor=month.reader, company_id=org.water.pk, commodity="water", period="2025-02")
+
+
+def test_a_price_change_inside_the_period_is_split_at_the_special_read(org):
+    """MTR-5: the reading taken on the change date splits the usage between the two prices."""
+    make_site(org, households=1)
+    two_versions = TARIFF.replace("    active_to: null\n", "    active_to: 2025-01-20\n") + """  - version: "2025-01-20"
+    active_from: 2025-01-20
+    active_to: null
+    components:
+      - {kind: flat, code: water, label: 水费, price: "4.00"}
+"""
+    tariff_services.tariff_import(actor=SYSTEM, text=two_versions, reason="price change on 20 January")
+    schedule = metering_services.special_read_schedule(actor=SYSTEM, company_id=org.water.pk, commodity="water",
+                                                       read_date=date(2025, 1, 20), reason="水价调整")
+    # A wide window: the reader's visit on the change date belongs to the February cycle.
+    metering_services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2025-02", days_before=30)
+    meter_reads_record(actor=SYSTEM, source="hand", today=TODAY, reads=[
+        ReadInput("WM00000", date(2025, 1, 20), "12"), ReadInput("WM00000", date(2025, 2, 10), "30")])
+    assert metering_services.special_reads_derive(actor=SYSTEM, schedule_id=schedule.pk, today=TODAY)["actual"] == 1
+    run = services.bill_run_start(actor=SYSTEM, company_id=org.water.pk, commodity="water", period="2025-02")
+    services.bill_run_calculate(actor=SYSTEM, run_id=run.pk)
+    bill = Bill.objects.get(run=run)
+    lines = [(ln.version, ln.code, ln.quantity, ln.amount) for ln in BillLine.objects.filter(bill=bill).order_by("seq")]
+    # 12 m³ before the change (not 12.5 by days: 15 of 36 days) on the old ladder, whose period
+    # bounds shrink to the segment's 15 days; 18 m³ after at the new price.
+    water = {}
+    for version, code, quantity, _amount in lines:
+        if code == "water":
+            water[version] = water.get(version, 0) + quantity
+    assert water == {"2025": D(12), "2025-01-20": D(18)}
+    assert lines[-1] == ("2025-01-20", "water", D(18), D("72.00"))
+    assert ("2025", "sewage", D(12), D("11.40")) in lines
