@@ -1,6 +1,6 @@
 """Metering benchmarks, one function per measurement.
 
-    python bench/metering.py N [--only validation] [--customers C]
+    python bench/metering.py N [--only validation|mqtt] [--customers C] [--mqtt M]
 
 ``validation``: validate N reads straight from the database (binary COPY into numpy, bases and
 history baselines rebuilt, ``validate_reads``, flags counted) — ``reads_revalidate``. When the
@@ -15,7 +15,8 @@ stored and acked them all — ``mqtt_reads_per_s`` (target ≥ 5,000/s), ``mqtt_
 consumer's own rate), ``mqtt_publish_per_s`` (the publisher's rate, the ceiling of the end-to-end
 figure). Devices are mosquitto_pub (C) when installed, else a paho publisher in its own process
 (UCIS_BENCH_PUBLISHER=python forces it); UCIS_BENCH_BATCH sets the consumer's batch (default 2,000);
-the broker is UCIS_MQTT_HOST:UCIS_MQTT_PORT (default 127.0.0.1:1883).
+the bench starts a Mosquitto of its own sized for the burst when the binary is installed, else
+uses UCIS_MQTT_HOST:UCIS_MQTT_PORT (default 127.0.0.1:1883; setting UCIS_MQTT_PORT forces that one).
 
 Last line: the key=value pairs of every measurement run, e.g.
 ``reads_per_s=… load_s=… validate_s=… reads=… mqtt_reads_per_s=…``.
@@ -24,6 +25,7 @@ Last line: the key=value pairs of every measurement run, e.g.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -141,6 +143,45 @@ def _publish(host: str, port: int, topics: list[str], payloads: list[bytes], go,
 
 def measure_mqtt(n: int, meters: list[tuple[str, str]] | None = None) -> dict[str, float]:
     """N messages at QoS 1, one per meter, through the broker into the database."""
+    meters = meters if meters is not None else meters_installed(n)
+    with _broker() as (host, port):
+        return _measure_mqtt(n, meters, host, port)
+
+
+@contextlib.contextmanager
+def _broker():
+    """UCIS_MQTT_HOST/UCIS_MQTT_PORT when given; else a Mosquitto of the benchmark's own, sized for
+    the burst (a stock broker queues only 1,000 messages per client beyond those in flight and
+    drops the rest — see docs/metering.md), or the one on 127.0.0.1:1883."""
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if "UCIS_MQTT_PORT" in os.environ or binary is None:
+        yield os.environ.get("UCIS_MQTT_HOST", "127.0.0.1"), int(os.environ.get("UCIS_MQTT_PORT", "1883"))
+        return
+    import socket
+    import tempfile
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "mosquitto.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 10000000\n")
+        broker = subprocess.Popen([binary, "-c", str(conf)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            yield "127.0.0.1", port
+        finally:
+            broker.terminate()
+            broker.wait(10)
+
+
+def _measure_mqtt(n: int, meters: list[tuple[str, str]], host: str, port: int) -> dict[str, float]:
     import multiprocessing
 
     import paho.mqtt.client as mqtt
@@ -149,8 +190,6 @@ def measure_mqtt(n: int, meters: list[tuple[str, str]] | None = None) -> dict[st
     from ucis.metering import ingest
     from ucis.metering.models import MeterRead
 
-    meters = meters if meters is not None else meters_installed(n)
-    host, port = os.environ.get("UCIS_MQTT_HOST", "127.0.0.1"), int(os.environ.get("UCIS_MQTT_PORT", "1883"))
     tag = uuid.uuid4().hex[:8]
     today = ingest.local_today()
     topics = [f"ucis-bench/{tag}/reads/LJW/{serial}" for serial, _base in meters]
@@ -191,7 +230,7 @@ def measure_mqtt(n: int, meters: list[tuple[str, str]] | None = None) -> dict[st
     stored = MeterRead.objects.filter(source="remote", external_ref__startswith=f"bench-{tag}-").count()
     assert stored == n, f"{stored} of {n} reads stored ({stats})"
     pending = MeterRead.objects.filter(source="remote", status="pending").count()
-    print(f"mqtt: {n} messages published ({publisher}) in {published_s:.2f}s, stored in {elapsed:.2f}s, {stats.batches} batches, "
+    print(f"mqtt: {n} messages published ({publisher}, broker {host}:{port}) in {published_s:.2f}s, stored in {elapsed:.2f}s, {stats.batches} batches, "
           f"storing {stats.store_seconds:.2f}s, {pending} reads to review, dead letters "
           f"{stats.totals.dead_letters}", file=sys.stderr)
     return {"mqtt_reads": n, "mqtt_batches": stats.batches, "mqtt_publish_per_s": round(n / published_s),

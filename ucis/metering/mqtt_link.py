@@ -13,6 +13,7 @@ Pipe protocol (tuples):
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 import time
@@ -91,6 +92,20 @@ def link_main(conn: Any, *, host: str, port: int, topic: str, client_id: str, se
     if stopping:
         conn.send(("stopped",))
         return
+    # Sending has a thread of its own: while the consumer is busy storing, the pipe fills and a
+    # send blocks; this loop must keep reading the consumer's acks meanwhile, or each side would
+    # wait for the other to read.
+    outbox: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+
+    def send_all() -> None:
+        while (item := outbox.get()) is not None:
+            try:
+                conn.send(item)
+            except OSError:
+                return
+
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
     # loop_start reconnects by itself after a lost connection (reconnect_delay_set's backoff).
     client.loop_start()
     last_flush = time.monotonic()
@@ -115,15 +130,14 @@ def link_main(conn: Any, *, host: str, port: int, topic: str, client_id: str, se
                 last_flush = now
                 # Events first: "connected" tells the consumer the generation of what follows.
                 for event in happened:
-                    conn.send(event)
+                    outbox.put(event)
                 if chunk:
-                    conn.send(("messages", chunk))
+                    outbox.put(("messages", chunk))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the consumer is gone; what we did not ack is delivered again to the next run
     finally:
         client.disconnect()
         client.loop_stop()
-        try:
-            conn.send(("stopped",))
-        except OSError:
-            pass
+        outbox.put(("stopped",))
+        outbox.put(None)
+        sender.join(10)
