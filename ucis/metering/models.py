@@ -132,10 +132,13 @@ class MeterRead(models.Model):
     tenancy_node_field = "node"
 
     id = models.BigAutoField(primary_key=True)
-    meter = models.ForeignKey("customers.Meter", on_delete=models.PROTECT, related_name="+")
+    # Foreign keys led by a composite index, or never searched by (reads are never deleted), get no
+    # index of their own: every index is paid on each of the tens of millions of inserts.
+    meter = models.ForeignKey("customers.Meter", on_delete=models.PROTECT, related_name="+", db_index=False)
     service_point = models.ForeignKey("customers.ServicePoint", on_delete=models.PROTECT, related_name="+")
     node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    cycle = models.ForeignKey(ReadCycle, on_delete=models.PROTECT, null=True, blank=True, related_name="reads")
+    cycle = models.ForeignKey(ReadCycle, on_delete=models.PROTECT, null=True, blank=True, related_name="reads",
+                              db_index=False)
     read_date = models.DateField(_("read date"))
     reading = models.DecimalField(_("reading"), max_digits=16, decimal_places=3)
     previous_reading = models.DecimalField(_("previous reading"), max_digits=16, decimal_places=3)
@@ -152,10 +155,13 @@ class MeterRead(models.Model):
     findings = models.JSONField(_("findings"), null=True, blank=True)
     external_ref = models.CharField(_("external reference"), max_length=120, null=True, blank=True)
     batch_ref = models.CharField(_("batch"), max_length=64, blank=True, default="", db_default="")
-    supersedes = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    created_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    supersedes = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   db_index=False)
+    created_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   db_index=False)
     created_at = models.DateTimeField(_("created at"), db_default=Now())
-    reviewed_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reviewed_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                    db_index=False)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True, default="", db_default="")
 
