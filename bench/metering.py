@@ -98,7 +98,7 @@ def measure_validation(n: int, *, customers: int | None = None) -> dict[str, str
 
 def meters_installed(n: int) -> list[tuple[str, str]]:
     """A fresh database with at least ``n`` water meters installed (the demo registry, loaded
-    set-based); returns (serial, install reading) of ``n`` of them."""
+    set-based); returns (serial, today's reading) of ``n`` of them."""
     from django.core.management import call_command
     from django.db import connection
 
@@ -109,13 +109,31 @@ def meters_installed(n: int) -> list[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE metering_mqttdeadletter")
     started = time.perf_counter()
-    generator.demo_data_load(customers=n, seed=2026, password="bench-Passw0rd!")
-    print(f"loaded {n} customers in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    customers = n * 4 // 3  # a few water meters are left out below
+    generator.demo_data_load(customers=customers, seed=2026, password="bench-Passw0rd!", bills=False)
+    print(f"loaded {customers} customers in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    from ucis.metering import ingest
+
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-        cursor.execute("""SELECT m.serial, i.install_reading FROM customers_meter m
+        # The demo city has a year of reads: each meter's next read continues from its last one,
+        # and meters the demo already read today are left out (a second reading of a day is refused).
+        # Today's reading continues each meter's own daily usage since its last read, as a smart
+        # meter's would (a jump would send every read to the review queue, which is not the
+        # common case this measures).
+        cursor.execute("""SELECT m.serial, round(coalesce(last.reading, i.install_reading)
+                                 + coalesce(last.usage / greatest(last.read_date - last.previous_date, 1), 0.3)
+                                   * greatest(%s - coalesce(last.read_date, i.installed_date), 1), 3)
+                            FROM customers_meter m
                             JOIN customers_meterinstallation i ON i.meter_id = m.id AND i.removed_date IS NULL
-                           WHERE m.commodity = 'water' ORDER BY m.id LIMIT %s""", [n])
+                            LEFT JOIN LATERAL (SELECT r.reading, r.read_date, r.usage, r.previous_date
+                                                 FROM metering_meterread r
+                                                WHERE r.meter_id = m.id AND r.status IN ('pending', 'accepted')
+                                                ORDER BY r.read_date DESC LIMIT 1) last ON true
+                           WHERE m.commodity = 'water' AND m.dial_digits >= 5
+                             AND coalesce(last.reading, i.install_reading) < power(10, m.dial_digits) - 1000
+                             AND (last.read_date IS NULL OR last.read_date < %s)
+                           ORDER BY m.id LIMIT %s""", [ingest.local_today(), ingest.local_today(), n])
         return [(serial, str(reading)) for serial, reading in cursor.fetchall()]
 
 
@@ -194,7 +212,7 @@ def _measure_mqtt(n: int, meters: list[tuple[str, str]], host: str, port: int) -
     today = ingest.local_today()
     topics = [f"ucis-bench/{tag}/reads/LJW/{serial}" for serial, _base in meters]
     payloads = [json.dumps({"meter": serial, "read_at": f"{today.isoformat()}T08:00:00+08:00",
-                            "reading": f"{float(base) + 37.125 + k % 50:.3f}", "msg_id": f"bench-{tag}-{k}"}).encode()
+                            "reading": base, "msg_id": f"bench-{tag}-{k}"}).encode()
                 for k, (serial, base) in enumerate(meters)]
     consumer = ingest.ReadConsumer(host=host, port=port, topic=f"ucis-bench/{tag}/reads/#",
                                    client_id=f"ucis-bench-{tag}", max_messages=len(payloads), idle_exit=30,

@@ -41,6 +41,7 @@ from ucis.platform.bulk import copy_rows, next_ids
 from ucis.platform.lookups import pg_array
 
 LIVE = ("pending", "accepted")
+UNSCHEDULED_SOURCES = ("remote",)
 HISTORY_DAYS = 400  # same month last year needs a little over a year of reads
 
 
@@ -331,10 +332,14 @@ def _validate_and_store(candidates: list[_Candidate], outcomes: list[ReadOutcome
             previous_on: date | None = last.read_date
         else:
             previous_reading, previous_on = None, None
+        # The window is for readers' visits; a smart meter reports whenever it is due, so remote
+        # reads are never out of cycle (they still join the cycle of their date, else the open one).
+        windowed = cycle is not None and source not in UNSCHEDULED_SOURCES
         context = validation.MeterContext(
             dial_digits=c.meter["dial_digits"], install_reading=Decimal(c.installation["install_reading"]),
             install_on=c.installation["installed_date"],
-            cycle_from=cycle["window_from"] if cycle else date.min, cycle_to=cycle["window_to"] if cycle else date.max,
+            cycle_from=cycle["window_from"] if windowed else date.min,
+            cycle_to=cycle["window_to"] if windowed else date.max,
             previous_reading=previous_reading, previous_read_on=previous_on, replacement=replacement)
         periods = [validation.UsagePeriod(p.previous_date, p.read_date, p.usage, p.kind == "estimated")
                    for p in earlier if p.read_date > p.previous_date]

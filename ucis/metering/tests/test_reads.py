@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ucis.metering import reads as read_service
+from ucis.metering import services
 from ucis.metering.models import MeterRead, ReadReview
 from ucis.metering.reads import ReadInput
 from ucis.platform.tenancy import SYSTEM
@@ -117,3 +118,12 @@ def test_meter_replaced_within_the_cycle_counts_both_meters(site):
     read = MeterRead.objects.get(pk=result.outcomes[0].read_id)
     assert read.usage == Decimal(37)  # 130 − 100 + 10 − 3
     assert "METER_REPLACED" in result.outcomes[0].codes
+
+
+def test_remote_reads_are_not_held_to_the_readers_window(site, org):
+    services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2025-03")  # window Mar 7–17
+    hand = record(site.reader, ReadInput("WM00000", date(2025, 3, 25), "10"))
+    remote = record(SYSTEM, ReadInput("WM00001", date(2025, 3, 25), "10", external_ref="dev:1"), source="remote")
+    assert hand.outcomes[0].codes == ["OUT_OF_CYCLE"] and hand.outcomes[0].read_status == "pending"
+    assert remote.outcomes[0].codes == [] and remote.outcomes[0].read_status == "accepted"
+    assert MeterRead.objects.get(pk=remote.outcomes[0].read_id).cycle.period == date(2025, 3, 1)
