@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import connection, transaction
@@ -236,8 +236,11 @@ def _drop_existing(candidates: list[_Candidate], outcomes: list[ReadOutcome | No
     return kept
 
 
-@dataclass
-class _Prior:
+class _Prior(NamedTuple):
+    """A live read of the service point's history. It also serves as the validation's
+    ``UsagePeriod`` (``start``/``end``/``usage``/``estimated``/``days``), so a batch of thousands
+    of reads with a year of history each builds no further objects per read."""
+
     read_id: int | None
     meter_id: int
     read_date: date
@@ -246,6 +249,22 @@ class _Prior:
     previous_date: date
     kind: str
     period: date | None
+
+    @property
+    def start(self) -> date:
+        return self.previous_date
+
+    @property
+    def end(self) -> date:
+        return self.read_date
+
+    @property
+    def estimated(self) -> bool:
+        return self.kind == "estimated"
+
+    @property
+    def days(self) -> int:
+        return (self.read_date - self.previous_date).days
 
 
 def _prior_reads(point_ids: list[int], since: date) -> dict[int, list[_Prior]]:
@@ -341,8 +360,7 @@ def _validate_and_store(candidates: list[_Candidate], outcomes: list[ReadOutcome
             cycle_from=cycle["window_from"] if windowed else date.min,
             cycle_to=cycle["window_to"] if windowed else date.max,
             previous_reading=previous_reading, previous_read_on=previous_on, replacement=replacement)
-        periods = [validation.UsagePeriod(p.previous_date, p.read_date, p.usage, p.kind == "estimated")
-                   for p in earlier if p.read_date > p.previous_date]
+        periods = [p for p in earlier if p.read_date > p.previous_date]
         rows.append({"c": c, "context": context, "periods": periods, "cycle": cycle, "estimates": estimates,
                      "point": point})
         # Later reads of the same point in this batch see this one as their base.

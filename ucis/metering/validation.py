@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -122,10 +122,10 @@ class ReadRules:
 DEFAULT_RULES = ReadRules()
 
 
-@dataclass(frozen=True)
-class UsagePeriod:
+class UsagePeriod(NamedTuple):
     """A billed period of history: ``[start, end)`` and its usage. Estimated periods are kept out
-    of baselines so one estimate does not become the yardstick for the next."""
+    of baselines so one estimate does not become the yardstick for the next. (A named tuple: the
+    recorder builds one per history read of every read it checks.)"""
 
     start: date
     end: date
