@@ -267,16 +267,28 @@ class _Prior(NamedTuple):
         return (self.read_date - self.previous_date).days
 
 
-def _prior_reads(point_ids: list[int], since: date) -> dict[int, list[_Prior]]:
+def _prior_reads(point_ids: list[int], since: date, *, read_dates: Sequence[date], keep: int) -> dict[int, list[_Prior]]:
+    """The history the batch's checks need, not the whole year: every live read from the batch's
+    earliest date on, every estimate (a true-up needs them), the ``keep`` latest actual reads
+    before that date (the last actual read is the base; the recent periods and the minimum
+    history count come from them), and the reads ending in the months one year before the batch's
+    dates (the seasonal baseline). Checks see exactly what the whole history would give them."""
+    first = min(read_dates)
+    last_year = sorted({f"{d.year - 1:04d}-{d.month:02d}" for d in read_dates})
     priors: dict[int, list[_Prior]] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT r.service_point_id, r.id, r.meter_id, r.read_date, r.reading, r.usage, r.previous_date, r.kind,
-                      c.period
-                 FROM metering_meterread r LEFT JOIN metering_readcycle c ON c.id = r.cycle_id
-                WHERE r.service_point_id = ANY(%s::bigint[]) AND r.status IN ('pending', 'accepted')
-                  AND r.read_date >= %s
-                ORDER BY r.service_point_id, r.read_date, r.id""", [pg_array(point_ids), since])
+            """SELECT sp, id, meter_id, read_date, reading, usage, previous_date, kind, period FROM (
+                   SELECT r.service_point_id AS sp, r.id, r.meter_id, r.read_date, r.reading, r.usage,
+                          r.previous_date, r.kind, c.period,
+                          r.read_date >= %s OR r.kind = 'estimated' AS always,
+                          row_number() OVER (PARTITION BY r.service_point_id, r.read_date >= %s OR r.kind = 'estimated'
+                                             ORDER BY r.read_date DESC, r.id DESC) AS rn
+                     FROM metering_meterread r LEFT JOIN metering_readcycle c ON c.id = r.cycle_id
+                    WHERE r.service_point_id = ANY(%s::bigint[]) AND r.status IN ('pending', 'accepted')
+                      AND r.read_date >= %s) h
+                WHERE always OR rn <= %s OR to_char(read_date, 'YYYY-MM') = ANY(%s)
+                ORDER BY sp, read_date, id""", [first, first, pg_array(point_ids), since, keep, last_year])
         for sp, rid, mid, rdate, reading, usage, pdate, kind, period in cursor.fetchall():
             priors[sp].append(_Prior(rid, mid, rdate, reading, usage, pdate, kind, period))
     return priors
@@ -309,7 +321,8 @@ def _validate_and_store(candidates: list[_Candidate], outcomes: list[ReadOutcome
                         created_by_id: Any) -> None:
     point_ids = sorted({c.installation["service_point_id"] for c in candidates})
     since = min(c.read.read_date for c in candidates) - timedelta(days=HISTORY_DAYS)
-    priors = _prior_reads(point_ids, since)
+    priors = _prior_reads(point_ids, since, read_dates=[c.read.read_date for c in candidates],
+                          keep=max(rules.min_history, rules.recent_periods) + 2)
     # A point's installation history is only needed where its reads span more than one meter (a
     # replacement to count across); most batches have none, and for thousands of points it is one of
     # the costliest queries of the batch.

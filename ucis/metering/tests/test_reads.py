@@ -127,3 +127,17 @@ def test_remote_reads_are_not_held_to_the_readers_window(site, org):
     assert hand.outcomes[0].codes == ["OUT_OF_CYCLE"] and hand.outcomes[0].read_status == "pending"
     assert remote.outcomes[0].codes == [] and remote.outcomes[0].read_status == "accepted"
     assert MeterRead.objects.get(pk=remote.outcomes[0].read_id).cycle.period == date(2025, 3, 1)
+
+
+def test_the_seasonal_baseline_reaches_back_a_year_past_the_recent_reads(site):
+    """The recorder loads only the history the checks need; the same month last year (13 reads
+    back) still decides HIGH, not the recent average."""
+    reading = 0
+    for n in range(13):  # Feb 2025 … Feb 2026, 10 a month, but only 2 in March 2025
+        month, year = (2 + n - 1) % 12 + 1, 2025 + (2 + n - 1) // 12
+        reading += 2 if (year, month) == (2025, 3) else 10
+        assert record(SYSTEM, ReadInput("WM00000", date(year, month, 5), str(reading))).stored == 1
+    result = record(SYSTEM, ReadInput("WM00000", date(2026, 3, 5), str(reading + 9)))
+    read = MeterRead.objects.get(pk=result.outcomes[0].read_id)
+    assert result.outcomes[0].codes == ["HIGH"]  # 9 against last March's 2, though 9 is normal lately
+    assert "same period last year" in read.findings[0]["template"]
