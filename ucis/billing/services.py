@@ -22,6 +22,7 @@ from ucis.billing.models import Bill, BillRun
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
 from ucis.kernel.errors import gettext_noop as _
+from ucis.kernel.periods import month_start
 from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
@@ -34,15 +35,6 @@ from ucis.tariffs import selectors as tariff_selectors
 OPEN_STATUSES = ("created", "calculating", "calculated", "approved", "issuing")
 VOLUME = Decimal("0.01")
 
-
-def _month(period: date | str) -> date:
-    if isinstance(period, str):
-        try:
-            year, month = (int(x) for x in period.split("-")[:2])
-            return date(year, month, 1)
-        except (TypeError, ValueError):
-            raise DomainError("period", _("%(value)s is not a month (YYYY-MM)"), value=period) from None
-    return period.replace(day=1)
 
 
 def _user(actor: Any) -> Any:
@@ -57,7 +49,7 @@ def bill_run_start(*, actor: Any, company_id: Any, commodity: str, period: date 
     """Create a run and its items: every account paying for a service point on the routes (all
     the company's routes of the commodity when none are named) not yet billed for the period."""
     require(actor, "billing.calculate_billrun")
-    month = _month(period)
+    month = month_start(period)
     company = org_selectors.org_node_get(actor=actor, node_id=company_id)
     if company.kind != "company":
         raise DomainError("company_id", _("a bill run is for a company"))

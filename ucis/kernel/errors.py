@@ -65,3 +65,11 @@ class NotFound(Exception):
 
 class Conflict(DomainError):
     """The request conflicts with the current state (duplicate, stale, locked)."""
+
+
+def reason_required(reason: str | None) -> str:
+    """The reason a change must carry (kept in its history), stripped; refused when blank."""
+    text = (reason or "").strip()
+    if not text:
+        raise DomainError("reason", _("give a reason; it is kept in the history"))
+    return text

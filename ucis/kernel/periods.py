@@ -46,3 +46,14 @@ def month_period(year: int, month: int) -> Period:
     start = date(year, month, 1)
     end = date(year + (month == 12), month % 12 + 1, 1)
     return Period(start, end)
+
+
+def month_start(value: date | str, *, field: str = "period") -> date:
+    """The first day of a billing month given as a date or as ``YYYY-MM``."""
+    if isinstance(value, str):
+        try:
+            year, month = (int(x) for x in value.split("-")[:2])
+            return date(year, month, 1)
+        except (TypeError, ValueError):
+            raise DomainError(field, _("%(value)s is not a month (YYYY-MM)"), value=value) from None
+    return value.replace(day=1)

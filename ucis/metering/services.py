@@ -17,8 +17,9 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from ucis.customers import selectors as customer_selectors
-from ucis.kernel.errors import Conflict, DomainError, FieldProblem
+from ucis.kernel.errors import Conflict, DomainError, FieldProblem, reason_required
 from ucis.kernel.errors import gettext_noop as _
+from ucis.kernel.periods import month_start
 from ucis.metering import apportion, estimation, review, validation
 from ucis.metering.models import (
     APPORTION_METHODS,
@@ -51,21 +52,6 @@ COMMODITY_CODES = ("water", "gas", "electricity")
 REVIEW_ACTIONS = ("accept", "correct", "reread", "estimate")
 
 
-def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError("reason", _("give a reason; it is kept in the history"))
-    return reason
-
-
-def _month_start(period: date | str) -> date:
-    if isinstance(period, str):
-        try:
-            year, month = (int(x) for x in period.split("-")[:2])
-            return date(year, month, 1)
-        except (ValueError, TypeError):
-            raise DomainError("period", _("%(value)s is not a month (YYYY-MM)"), value=period) from None
-    return period.replace(day=1)
 
 
 # --- routes (抄表本) ------------------------------------------------------------------------------
@@ -130,7 +116,7 @@ def route_create(*, actor: Any, data: RouteInput, reason: str = "new route") -> 
 def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> int:
     """Put service points on a route after its last stop, in the order given, taking them off
     any other route (a service point is on one route at a time)."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     route = access_by_id(Route, actor, route_id, for_update=True)
     ids = list(dict.fromkeys(int(i) for i in service_point_ids))
     points = {p["id"]: p for p in customer_selectors.service_point_rows(actor=actor, service_point_ids=ids)}
@@ -157,7 +143,7 @@ def route_stops_assign(*, actor: Any, route_id: Any, service_point_ids: Sequence
 def route_stops_assign_area(*, actor: Any, route_id: Any, area_code: str, reason: str) -> int:
     """Put every service point of a community or building (an address area and below) of the
     route's company and commodity on the route, in address order (see ``route_stops_assign``)."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     route = access_by_id(Route, actor, route_id)
     if not (area_code or "").strip():
         raise DomainError("area_code", _("give the code of a community or building"))
@@ -173,7 +159,7 @@ def route_stops_assign_area(*, actor: Any, route_id: Any, area_code: str, reason
 @transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_reorder(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any], reason: str) -> None:
     """Set the walking order: ``service_point_ids`` must be exactly the route's stops."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     route = access_by_id(Route, actor, route_id, for_update=True)
     current = set(route.stops.values_list("service_point_id", flat=True))
     wanted = [int(i) for i in service_point_ids]
@@ -188,7 +174,7 @@ def route_reorder(*, actor: Any, route_id: Any, service_point_ids: Sequence[Any]
 
 def route_reassign(*, actor: Any, route_ids: Sequence[Any], reader_id: Any, reason: str) -> int:
     """Give routes to another reader (batch)."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     with transaction.atomic(), audit_context(actor=actor, reason=reason, source="metering"):
         routes = [access_by_id(Route, actor, rid, for_update=True) for rid in route_ids]
         for route in routes:
@@ -201,7 +187,7 @@ def route_reassign(*, actor: Any, route_ids: Sequence[Any], reader_id: Any, reas
 def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: str, name: str,
                 reason: str, reader_id: Any = None) -> Route:
     """Split a route: the stops from ``from_service_point_id`` on move, in order, to a new route."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     route = access_by_id(Route, actor, route_id, for_update=True)
     stops = list(route.stops.order_by("sequence"))
     at = next((n for n, s in enumerate(stops) if s.service_point_id == int(from_service_point_id)), None)
@@ -224,7 +210,7 @@ def route_split(*, actor: Any, route_id: Any, from_service_point_id: Any, code: 
 @transaction.atomic  # the row locks below need a transaction (views run in autocommit)
 def route_merge(*, actor: Any, target_id: Any, source_id: Any, reason: str) -> Route:
     """Append the stops of ``source`` to ``target`` (in their order) and retire ``source``."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     if str(target_id) == str(source_id):
         raise DomainError("source_id", _("a route cannot be merged into itself"))
     target = access_by_id(Route, actor, target_id, for_update=True)
@@ -254,7 +240,7 @@ def read_cycle_open(*, actor: Any, company_id: Any, period: date | str, days_bef
                     days_after: int = 7) -> list[ReadCycle]:
     """Open the cycles of every active route of the company due in ``period``: reads are expected
     from ``days_before`` days before the route's reading day to ``days_after`` days after it. Idempotent."""
-    month = _month_start(period)
+    month = month_start(period)
     company = org_selectors.org_node_get(actor=actor, node_id=company_id)
     routes = [r for r in Route.objects.visible_to(actor).filter(company_id=company.company_id or company.pk,
                                                                  active=True) if route_due(r, month)]
@@ -406,7 +392,7 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
     if action not in REVIEW_ACTIONS:
         raise DomainError("action", _("unknown review action %(action)s; expected one of %(expected)s"),
                           action=action, expected=", ".join(REVIEW_ACTIONS))
-    note = _reason(note)
+    note = reason_required(note)
     if not review_ids:
         raise DomainError("review_ids", _("pick at least one entry of the queue"))
     if action == "correct" and len(review_ids) != 1:
@@ -490,7 +476,7 @@ def _user(actor: Any) -> Any:
 
 def special_read_schedule(*, actor: Any, company_id: Any, commodity: str, read_date: date, reason: str) -> SpecialReadSchedule:
     """Schedule reads on a tariff change date for every service point of the commodity in the company."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     if commodity not in COMMODITY_CODES:
         raise DomainError("commodity", _("unknown commodity %(value)s"), value=commodity)
     company = org_selectors.org_node_get(actor=actor, node_id=company_id)
@@ -566,7 +552,7 @@ class MemberInput:
 
 def apportion_group_create(*, actor: Any, name: str, master_service_point_id: Any, method: str, line_label: str,
                            members: Sequence[MemberInput], today: date, reason: str) -> ApportionGroup:
-    reason = _reason(reason)
+    reason = reason_required(reason)
     if method not in dict(APPORTION_METHODS):
         raise DomainError("method", _("unknown method %(method)s; expected usage, equal or area"), method=method)
     if not members:
@@ -611,8 +597,8 @@ def apportion_run(*, actor: Any, group_id: Any, period: date | str, cost: Decima
     """Share the master's cost for ``period`` over the households (by usage of the period's live
     reads, equally, or by floor area). The shares add up exactly to the cost; they become lines on
     the households' bills. Running a period again returns the shares already made."""
-    reason = _reason(reason)
-    month = _month_start(period)
+    reason = reason_required(reason)
+    month = month_start(period)
     group = access_by_id(ApportionGroup, actor, group_id, for_update=True)
     existing = list(ApportionShare.objects.filter(group=group, period=month).order_by("service_point_id"))
     if existing:

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from ucis.customers import selectors as customer_selectors
-from ucis.kernel.errors import Conflict, DomainError, FieldProblem
+from ucis.kernel.errors import Conflict, DomainError, FieldProblem, reason_required
 from ucis.kernel.errors import gettext_noop as _
 from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
@@ -22,12 +22,6 @@ from ucis.tariffs.models import Discount, LateFeePolicy, StandingReduction, Tari
 
 COMMODITIES = ("water", "gas", "electricity")
 
-
-def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError("reason", _("give a reason; it is kept in the history"))
-    return reason
 
 
 def _company(actor: Any, code: str) -> Any:
@@ -67,7 +61,7 @@ def tariff_import(*, actor: Any, text: str, fmt: str = "yaml", reason: str) -> I
     """Store a tariff file. The file is the whole truth of the tariff: versions already stored
     must appear unchanged (only an open version may be given an end date, to make room for the
     next); new versions are added. Anything else is refused, with every problem named."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     defn = definitions.load_text(text, fmt=fmt)
     company = _company(actor, defn.company)
     with transaction.atomic(), audit_context(actor=actor, reason=reason, source="tariffs"):
@@ -172,7 +166,7 @@ def discount_create(*, actor: Any, data: DiscountInput, reason: str, area_codes:
     street, a community …) and/or listed by account number (an imported list); members are
     written set-based so 100,000 households take seconds. Unknown account numbers are refused,
     all of them named."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     company = _company(actor, data.company)
     problems = []
     if data.commodity not in COMMODITIES:
@@ -218,7 +212,7 @@ def standing_reduction_set(*, actor: Any, company: str, commodity: str, category
                            of: Sequence[str], active_from: date, reason: str, percent: Decimal = Decimal(0),
                            free_volume: Decimal = Decimal(0), message: str = "") -> StandingReduction:
     """Set the reduction of a special category from ``active_from`` (ending the one before)."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     node = _company(actor, company)
     rating.Reduction(category, label, tuple(of), active_from, free_volume=free_volume, percent=percent)
     with transaction.atomic(), audit_context(actor=actor, reason=reason, source="tariffs"):
@@ -239,7 +233,7 @@ def late_fee_policy_set(*, actor: Any, company: str, commodity: str, grace_days:
                         rates: dict[str, tuple[str, str]], minimum: str, active_from: date,
                         reason: str) -> LateFeePolicy:
     """Set a company's late-fee rule for a commodity from ``active_from`` (ending the one before)."""
-    reason = _reason(reason)
+    reason = reason_required(reason)
     node = _company(actor, company)
     try:
         parsed = {k: (Decimal(str(a)), Decimal(str(b))) for k, (a, b) in rates.items()}
