@@ -170,15 +170,17 @@ class MeterRead(models.Model):
     class Meta:
         verbose_name = _("meter read")
         verbose_name_plural = _("meter reads")
-        indexes = [models.Index(fields=["meter", "read_date"], name="meterread_meter_date"),
-                   models.Index(fields=["cycle", "status"], name="meterread_cycle_status")]
+        # A meter's reads are found through the live-read unique index below: every lookup by meter
+        # is for live reads, and each index is paid on each of the tens of millions of inserts.
+        indexes = [models.Index(fields=["cycle", "status"], name="meterread_cycle_status")]
         constraints = [
             # One live read per meter and day: a repeat is a duplicate, a correction supersedes.
             models.UniqueConstraint(fields=["meter", "read_date"],
                                     condition=Q(status__in=["pending", "accepted"]),
                                     name="meterread_one_live_per_day"),
             # A device's message id is stored once, whatever happens to the read later.
-            models.UniqueConstraint(fields=["source", "external_ref"], name="meterread_external_ref_unique"),
+            models.UniqueConstraint(fields=["source", "external_ref"], condition=Q(external_ref__isnull=False),
+                                    name="meterread_external_ref_unique"),
         ]
 
     def __str__(self) -> str:
