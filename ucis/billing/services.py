@@ -28,7 +28,7 @@ from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
 from ucis.platform.bulk import copy_rows, next_ids
 from ucis.platform.permissions import require
-from ucis.platform.tenancy import access_by_id
+from ucis.platform.tenancy import access_by_id, acting_user
 from ucis.tariffs import rating
 from ucis.tariffs import selectors as tariff_selectors
 
@@ -36,9 +36,6 @@ OPEN_STATUSES = ("created", "calculating", "calculated", "approved", "issuing")
 VOLUME = Decimal("0.01")
 
 
-
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "pk", None) is not None else None
 
 
 # --- start: select the accounts ----------------------------------------------------------------------
@@ -68,7 +65,7 @@ def bill_run_start(*, actor: Any, company_id: Any, commodity: str, period: date 
                 raise Conflict("route_ids", _("bill run %(run)s for %(period)s already covers these routes"),
                                run=other.pk, period=f"{month:%Y-%m}")
         run = BillRun.objects.create(company=company, commodity=commodity, period=month, route_ids=routes,
-                                     created_by=_user(actor))
+                                     created_by=acting_user(actor))
         period_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
         payers = customer_selectors.billing_accounts(service_point_ids=[sp for _r, sp in points], on=period_end)
         route_of: dict[int, int] = {}
@@ -152,7 +149,7 @@ def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, 
         locked.exceptions = counts.get("exception", 0)
         if not counts.get("pending") and locked.status == "calculating":
             locked.status = "calculated"
-            locked.calculated_by = _user(actor)
+            locked.calculated_by = acting_user(actor)
             locked.calculated_at = timezone.now()
             locked.totals = _totals(locked)
         locked.save()
@@ -441,7 +438,7 @@ def bill_run_approve(*, actor: Any, run_id: Any) -> BillRun:
                            status=run.status)
         if run.calculated_by_id is not None and run.calculated_by_id == getattr(actor, "pk", None):
             raise DomainError("approved_by", _("the run must be approved by someone other than who calculated it"))
-        run.status, run.approved_by, run.approved_at = "approved", _user(actor), timezone.now()
+        run.status, run.approved_by, run.approved_at = "approved", acting_user(actor), timezone.now()
         run.save(update_fields=["status", "approved_by", "approved_at"])
     return run
 
@@ -456,6 +453,6 @@ def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
                            status=run.status)
         now = timezone.now()
         Bill.objects.filter(run=run, status="calculated").update(status="issued", issued_at=now)
-        run.status, run.issued_by, run.issued_at = "issued", _user(actor), now
+        run.status, run.issued_by, run.issued_at = "issued", acting_user(actor), now
         run.save(update_fields=["status", "issued_by", "issued_at"])
     return run

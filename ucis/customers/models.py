@@ -12,10 +12,10 @@ from uuid import uuid4
 
 import pghistory
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
+from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import F, Func, Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -23,14 +23,12 @@ from django.utils.translation import pgettext_lazy
 from ucis.customers import extrafields
 from ucis.platform.audit import trackers
 from ucis.platform.crypto import EncryptedTextField
+from ucis.platform.dbfuncs import DateRange
 from ucis.platform.tenancy import TenantManager, TenantQuerySet, actor_root_path
 
 COMMODITIES = [("water", _("Water")), ("gas", _("Gas")), ("electricity", _("Electricity"))]
 
 
-class DateRange(Func):
-    function = "daterange"
-    output_field = DateRangeField()
 
 
 def extra_values_field() -> models.JSONField:

@@ -96,3 +96,15 @@ def true_up(estimated_usage: Decimal, actual_usage: Decimal) -> TrueUp:
         if not isinstance(value, Decimal) or not value.is_finite():
             raise DomainError(name, _("must be a decimal, not %(value)s"), value=repr(value))
     return TrueUp(estimated_usage, actual_usage, actual_usage - estimated_usage)
+
+
+def usage_until(usage: Decimal, start: date, end: date, on: date) -> Decimal:
+    """The part of ``usage`` over ``[start, end)`` that falls before ``on``, by days (a special
+    read derived when nobody read the meter on a tariff change date), half-up to 0.001."""
+    if not start <= on <= end:
+        raise DomainError("read_date", _("%(on)s is outside the read period %(start)s to %(end)s"),
+                          on=on.isoformat(), start=start.isoformat(), end=end.isoformat())
+    span = (end - start).days
+    if span == 0:
+        return Decimal(0)
+    return (usage * (on - start).days / span).quantize(THOUSANDTH, rounding=ROUND_HALF_UP)

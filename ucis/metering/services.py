@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
+from django.http import Http404
 from django.utils import timezone
 
 from ucis.customers import selectors as customer_selectors
@@ -46,7 +47,7 @@ from ucis.metering.reads import (
 from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
 from ucis.platform.bulk import next_ids
-from ucis.platform.tenancy import access_by_id
+from ucis.platform.tenancy import access_by_id, acting_user
 
 COMMODITY_CODES = ("water", "gas", "electricity")
 REVIEW_ACTIONS = ("accept", "correct", "reread", "estimate")
@@ -400,7 +401,14 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
     done = 0
     with transaction.atomic(), audit_context(actor=actor, reason=note, source="review"):
         locked = ReadReview.objects.select_related("read", "cycle").select_for_update(of=("self",))
-        entries = [access_by_id(locked, actor, rid) for rid in review_ids]
+        # One query for the whole batch; any id outside the actor's area fails it like a missing one.
+        try:
+            wanted = {int(rid) for rid in review_ids}
+        except (TypeError, ValueError):
+            raise Http404("No read review matches the given query.") from None
+        entries = list(locked.visible_to(actor).filter(pk__in=wanted).order_by("pk"))
+        if len(entries) != len(wanted):
+            raise Http404("No read review matches the given query.")
         for entry in entries:
             if entry.status != "open":
                 raise Conflict("review_ids", _("entry %(id)s was already decided (%(status)s)"), id=entry.pk,
@@ -412,14 +420,14 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
                 raise DomainError("review_ids", _("entries %(ids)s have no read to accept; re-read or estimate"),
                                   ids=", ".join(map(str, missing)))
             MeterRead.objects.filter(pk__in=[e.read_id for e in entries], status="pending").update(
-                status="accepted", reviewed_by=_user(actor), reviewed_at=now)
+                status="accepted", reviewed_by=acting_user(actor), reviewed_at=now)
             status = "accepted"
         elif action == "correct":
             entry = entries[0]
             if entry.read is None:
                 raise DomainError("review_ids", _("there is no read to correct; enter a read or estimate"))
             old = entry.read
-            MeterRead.objects.filter(pk=old.pk).update(status="superseded", reviewed_by=_user(actor),
+            MeterRead.objects.filter(pk=old.pk).update(status="superseded", reviewed_by=acting_user(actor),
                                                         reviewed_at=now)
             meter = customer_selectors.meter_reading_rows(actor=actor, meter_ids=[old.meter_id])
             if not meter:
@@ -430,7 +438,7 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
             if result.rejected:
                 raise DomainError(problems=[p for o in result.rejected for p in o.problems])
             new_id = result.outcomes[0].read_id
-            MeterRead.objects.filter(pk=new_id).update(status="accepted", supersedes=old, reviewed_by=_user(actor),
+            MeterRead.objects.filter(pk=new_id).update(status="accepted", supersedes=old, reviewed_by=acting_user(actor),
                                                         reviewed_at=now)
             ReadReview.objects.filter(pk=entry.pk).update(read_id=new_id)
             entry.refresh_from_db()
@@ -444,10 +452,10 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
             open_now = review.reread_orders_open(service_point_ids=[e.service_point_id for e in entries])
             RereadOrder.objects.bulk_create([
                 RereadOrder(service_point_id=e.service_point_id, node_id=e.node_id, review=e, due_date=due,
-                            reason=note[:200], reader_id=readers.get(e.service_point_id), created_by=_user(actor))
+                            reason=note[:200], reader_id=readers.get(e.service_point_id), created_by=acting_user(actor))
                 for e in entries if e.service_point_id not in open_now])
             MeterRead.objects.filter(pk__in=[e.read_id for e in entries if e.read_id], status="pending").update(
-                status="rejected", reviewed_by=_user(actor), reviewed_at=now)
+                status="rejected", reviewed_by=acting_user(actor), reviewed_at=now)
             status = "reread"
         else:  # estimate
             rows = []
@@ -455,7 +463,7 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
                 on = e.read.read_date if e.read else (e.cycle.scheduled_date if e.cycle else today)
                 rows.append(_estimate_row(actor, e, today=today, on=min(on, today)))
             MeterRead.objects.filter(pk__in=[e.read_id for e in entries if e.read_id], status="pending").update(
-                status="rejected", reviewed_by=_user(actor), reviewed_at=now)
+                status="rejected", reviewed_by=acting_user(actor), reviewed_at=now)
             ids = next_ids("metering_meterread", len(rows))
             rows = [(ids[n],) + r[1:] for n, r in enumerate(rows)]
             _insert(rows)
@@ -463,12 +471,9 @@ def read_review_decide(*, actor: Any, review_ids: Sequence[Any], action: str, no
                 ReadReview.objects.filter(pk=e.pk).update(read_id=r[0])
             status = "estimated"
         done = ReadReview.objects.filter(pk__in=[e.pk for e in entries]).update(
-            status=status, decided_by=_user(actor), decided_at=now, note=note[:200])
+            status=status, decided_by=acting_user(actor), decided_at=now, note=note[:200])
     return {"decided": done}
 
-
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "pk", None) is not None else None
 
 
 # --- special reads at a tariff change (MTR-5) ------------------------------------------------------
@@ -486,7 +491,7 @@ def special_read_schedule(*, actor: Any, company_id: Any, commodity: str, read_d
         try:
             with transaction.atomic():
                 return SpecialReadSchedule.objects.create(company=company, commodity=commodity, read_date=read_date,
-                                                          reason=reason, created_by=_user(actor))
+                                                          reason=reason, created_by=acting_user(actor))
         except IntegrityError:
             raise Conflict("read_date", _("special reads for %(commodity)s on %(date)s are already scheduled"),
                            commodity=commodity, date=read_date.isoformat()) from None
@@ -527,7 +532,7 @@ def special_reads_derive(*, actor: Any, schedule_id: Any, today: date) -> dict[s
             continue
         span = (after.read_date - after.previous_date).days
         before_days = (on - after.previous_date).days
-        share = (after.usage * before_days / span).quantize(validation.THOUSANDTH) if span else Decimal(0)
+        share = estimation.usage_until(after.usage, after.previous_date, after.read_date, on)
         reading = after.previous_reading + share
         rows.append(SpecialRead(
             schedule=schedule, service_point_id=sp, read=after, derived=True, reading=reading,
@@ -631,7 +636,7 @@ def apportion_run(*, actor: Any, group_id: Any, period: date | str, cost: Decima
     with transaction.atomic(), audit_context(actor=actor, reason=reason, source="metering"):
         made = ApportionShare.objects.bulk_create([ApportionShare(
             group=group, period=month, account_id=accounts[sp], service_point_id=sp, weight=weights[sp],
-            amount=amount, master_cost=total, created_by=_user(actor),
+            amount=amount, master_cost=total, created_by=acting_user(actor),
             explanation=f"{group.line_label}: {total} × {weights[sp]} / {total_weight} ({method_label})")
             for sp, amount in sorted(shares.items())])
     return made

@@ -41,6 +41,11 @@ def is_system(actor: Any) -> bool:
     return getattr(actor, "is_system", False) is True
 
 
+def acting_user(actor: Any) -> Any:
+    """The staff member to record as having acted (``created_by`` …); None for the system."""
+    return actor if getattr(actor, "pk", None) is not None else None
+
+
 def actor_root_path(actor: Any, *, company_wide: bool = False) -> str | None:
     """The path of the subtree the actor may see; ``""`` for everything; None for nothing.
 

@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import pghistory
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
+from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.db import models
-from django.db.models import F, Func, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ucis.platform.audit import trackers
+from ucis.platform.dbfuncs import DateRange, range_valid
 from ucis.platform.tenancy import TenantManager
-
-
-class DateRange(Func):
-    function = "daterange"
-    output_field = DateRangeField()
-
-
-def _range_valid(name: str) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=Q(active_to__isnull=True) | Q(active_to__gt=F("active_from")), name=name)
 
 
 @pghistory.track(*trackers())
@@ -75,7 +67,7 @@ class TariffVersion(models.Model):
         verbose_name_plural = _("tariff versions")
         constraints = [
             models.UniqueConstraint(fields=["tariff", "version"], name="tariffversion_label_unique"),
-            _range_valid("tariffversion_range_valid"),
+            range_valid("tariffversion_range_valid"),
             ExclusionConstraint(name="tariffversion_no_overlap", expressions=[
                 ("tariff", RangeOperators.EQUAL), (DateRange("active_from", "active_to"), RangeOperators.OVERLAPS)]),
         ]
@@ -112,7 +104,7 @@ class Discount(models.Model):
         verbose_name = _("policy discount")
         verbose_name_plural = _("policy discounts")
         constraints = [
-            _range_valid("discount_range_valid"),
+            range_valid("discount_range_valid"),
             models.CheckConstraint(condition=Q(percent__gte=0, percent__lte=100), name="discount_percent_range"),
             models.CheckConstraint(condition=Q(free_volume__gte=0), name="discount_free_volume"),
             models.CheckConstraint(condition=Q(percent__gt=0) | Q(free_volume__gt=0), name="discount_gives_something"),
@@ -162,7 +154,7 @@ class StandingReduction(models.Model):
         verbose_name = _("standing reduction")
         verbose_name_plural = _("standing reductions")
         constraints = [
-            _range_valid("reduction_range_valid"),
+            range_valid("reduction_range_valid"),
             models.CheckConstraint(condition=Q(percent__gte=0, percent__lte=100), name="reduction_percent_range"),
             ExclusionConstraint(name="reduction_one_at_a_time", expressions=[
                 ("company", RangeOperators.EQUAL), ("commodity", RangeOperators.EQUAL),
@@ -194,7 +186,7 @@ class LateFeePolicy(models.Model):
         verbose_name = _("late-fee policy")
         verbose_name_plural = _("late-fee policies")
         constraints = [
-            _range_valid("latefee_range_valid"),
+            range_valid("latefee_range_valid"),
             ExclusionConstraint(name="latefee_one_at_a_time", expressions=[
                 ("company", RangeOperators.EQUAL), ("commodity", RangeOperators.EQUAL),
                 (DateRange("active_from", "active_to"), RangeOperators.OVERLAPS)]),

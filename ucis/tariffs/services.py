@@ -10,13 +10,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.http import Http404
 
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError, FieldProblem, reason_required
 from ucis.kernel.errors import gettext_noop as _
 from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
-from ucis.platform.tenancy import access_by_id
+from ucis.platform.tenancy import access_by_id, acting_user
 from ucis.tariffs import definitions, latefees, rating
 from ucis.tariffs.models import Discount, LateFeePolicy, StandingReduction, Tariff, TariffVersion
 
@@ -25,10 +26,13 @@ COMMODITIES = ("water", "gas", "electricity")
 
 
 def _company(actor: Any, code: str) -> Any:
-    nodes = [n for n in org_selectors.org_node_list(actor=actor, kind="company") if n.code == code]
-    if not nodes:
+    try:
+        node = org_selectors.org_node_by_code(actor=actor, code=code)
+    except Http404:
+        node = None
+    if node is None or node.kind != "company":
         raise DomainError("company", _("there is no company %(code)s in your area"), code=code)
-    return nodes[0]
+    return node
 
 
 def _stored(version: rating.Version) -> list[dict[str, Any]]:
@@ -105,7 +109,7 @@ def tariff_import(*, actor: Any, text: str, fmt: str = "yaml", reason: str) -> I
         try:
             TariffVersion.objects.bulk_create([TariffVersion(
                 tariff=tariff, version=v.version, active_from=v.active_from, active_to=v.active_to,
-                components=_stored(v), created_by=actor if getattr(actor, "pk", None) else None) for v in added])
+                components=_stored(v), created_by=acting_user(actor)) for v in added])
         except IntegrityError:
             raise Conflict("versions", _("the versions overlap the ones stored")) from None
     return ImportOutcome(tariff, created, [v.version for v in added], ended)
@@ -200,7 +204,7 @@ def discount_create(*, actor: Any, data: DiscountInput, reason: str, area_codes:
             code=data.code, label=data.label, company=company, commodity=data.commodity, of=list(data.of),
             percent=data.percent, free_volume=data.free_volume, active_from=data.active_from,
             active_to=data.active_to, message=data.message, reason=reason,
-            created_by=actor if getattr(actor, "pk", None) else None)
+            created_by=acting_user(actor))
         with connection.cursor() as cursor:
             cursor.execute("INSERT INTO tariffs_discountmember (discount_id, account_id) "
                            "SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING", [discount.pk, ids])

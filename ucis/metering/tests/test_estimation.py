@@ -52,3 +52,14 @@ def test_true_up(estimated, actual, difference, word):
     assert result.difference == D(difference)
     assert D(estimated) + result.difference == D(actual)
     assert word in result.explanation
+
+
+def test_usage_until_a_date_is_split_by_days_half_up():
+    from ucis.metering.estimation import usage_until
+
+    assert usage_until(D("30"), date(2025, 6, 1), date(2025, 7, 1), date(2025, 6, 16)) == D("15.000")
+    assert usage_until(D("10"), date(2025, 6, 1), date(2025, 6, 4), date(2025, 6, 2)) == D("3.333")
+    assert usage_until(D("0.005"), date(2025, 6, 1), date(2025, 6, 3), date(2025, 6, 2)) == D("0.003")
+    assert usage_until(D("5"), date(2025, 6, 1), date(2025, 6, 1), date(2025, 6, 1)) == 0
+    with pytest.raises(DomainError):
+        usage_until(D("5"), date(2025, 6, 1), date(2025, 6, 10), date(2025, 6, 11))
