@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Q, Sum
 
 from ucis.billing import selectors as billing_selectors
+from ucis.customers import selectors as customer_selectors
 from ucis.ledger import chart
 from ucis.ledger.allocation import OpenItem
 from ucis.ledger.models import JournalEntry, JournalLine, LedgerAccount
@@ -154,3 +155,10 @@ def chart_list(*, actor: Any, company_id: int) -> list[LedgerAccount]:
 def entry_for(*, idempotency_key: str) -> JournalEntry | None:
     """The entry posted under ``idempotency_key`` (no tenancy: the caller owns the key's source)."""
     return JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def account_position(*, actor: Any, account_id: Any) -> dict[str, Any]:
+    """An account's balance and open items, for the counter and the hotline (company-wide lookup)."""
+    account = customer_selectors.account_get(actor=actor, account_id=account_id)
+    return {"account": account, "balance": account_balance(account_id=account.pk),
+            "open_items": open_items(account_id=account.pk, company_id=account.company_id)}

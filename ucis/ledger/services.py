@@ -22,6 +22,7 @@ from ucis.kernel.errors import gettext_noop as _
 from ucis.kernel.periods import month_start
 from ucis.ledger import chart
 from ucis.ledger.models import JournalEntry, JournalLine, LedgerPeriod
+from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
 from ucis.platform.permissions import require
 from ucis.platform.tenancy import access_by_id, acting_user
@@ -135,9 +136,12 @@ def journal_reverse(*, actor: Any, entry_id: int, reason: str, effective_date: d
                         source_id=entry.source_id, memo=text, reverses_id=entry.pk)
 
 
-def period_close(*, actor: Any, company_id: int, period: date) -> LedgerPeriod:
+def period_close(*, actor: Any, company_id: int, period: date | str) -> LedgerPeriod:
     """Close a company's accounting month: from now on nothing can be posted into it."""
     require(actor, "ledger.change_ledgerperiod")
+    company = org_selectors.org_node_get(actor=actor, node_id=company_id)
+    if company.kind != "company":
+        raise DomainError("company_id", _("periods are closed per company"))
     start = month_start(period)
     with transaction.atomic(), audit_context(actor=actor, reason="close period", source="ledger"):
         row, _created = LedgerPeriod.objects.select_for_update().get_or_create(company_id=company_id, period=start)

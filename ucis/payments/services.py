@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,21 +24,15 @@ from ucis.kernel.money import to_decimal
 from ucis.ledger import allocation, chart
 from ucis.ledger import selectors as ledger_selectors
 from ucis.ledger import services as ledger_services
+from ucis.payments import selectors
 from ucis.payments.models import CHANNELS, Payment
+from ucis.payments.selectors import PaymentOutcome
 from ucis.platform.audit import audit_context
 from ucis.platform.permissions import require
 from ucis.platform.tenancy import access_by_id, acting_user, is_system
 
 _ACCOUNT_LOCK = 0x4C44  # pg_advisory_xact_lock(class, account id): one allocation per account at a time
 CHANNEL_CODES = tuple(code for code, _label in CHANNELS)
-
-
-@dataclass(frozen=True)
-class PaymentOutcome:
-    payment: Payment
-    created: bool                       # False: the reference was posted before; nothing new was posted
-    allocations: tuple[allocation.Allocation, ...]
-    credit: Decimal
 
 
 def _amount(value: Any) -> Decimal:
@@ -51,17 +44,6 @@ def _amount(value: Any) -> Decimal:
     if amount >= Decimal("1e10"):
         raise DomainError("amount", _("too large"))
     return amount
-
-
-def _outcome_of(payment: Payment) -> PaymentOutcome:
-    entry = ledger_selectors.entry_for(idempotency_key=f"payment:{payment.pk}")
-    allocs, credit = [], Decimal("0.00")
-    for line in entry.lines.select_related("ledger_account").order_by("seq") if entry else []:
-        if line.bill_id is not None and line.ledger_account.receivable:
-            allocs.append(allocation.Allocation(line.bill_id, line.ledger_account.code, -line.amount))
-        elif line.ledger_account.code == chart.CUSTOMER_CREDIT:
-            credit -= line.amount
-    return PaymentOutcome(payment, False, tuple(allocs), credit)
 
 
 def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, external_ref: str | None = None,
@@ -117,10 +99,10 @@ def _repeat(existing: Payment, account_id: int, amount: Decimal) -> PaymentOutco
     if existing.account_id != account_id or existing.amount != amount:
         raise Conflict("external_ref", _("reference %(ref)s was already posted as another payment "
                                          "(account or amount differ)"), ref=existing.external_ref)
-    return _outcome_of(existing)
+    return selectors.outcome_of(existing)
 
 
-def payment_reverse(*, actor: Any, payment_id: Any, reason: str) -> Payment:
+def payment_reverse(*, actor: Any, payment_id: Any, reason: str) -> PaymentOutcome:
     """Reverse a posted payment (a bounced cheque, a bank recall): its entry is reversed and the
     bills it paid are open again. The payment row stays, marked reversed."""
     require(actor, "payments.reverse_payment")
@@ -135,4 +117,4 @@ def payment_reverse(*, actor: Any, payment_id: Any, reason: str) -> Payment:
                                         effective_date=timezone.localdate())
         payment.status = "reversed"
         payment.save(update_fields=["status"])
-    return payment
+    return selectors.outcome_of(payment)
