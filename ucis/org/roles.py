@@ -55,7 +55,7 @@ _APPROVE_BILLS = _VIEW_BILLS + ("billing.approve_billrun", "billing.issue_billru
 _VIEW_LEDGER = ("ledger.view_journalentry", "ledger.view_ledgeraccount", "payments.view_payment")
 _COLLECT = _VIEW_LEDGER + ("payments.collect_payment",)
 _CORRECT_LEDGER = _VIEW_LEDGER + ("ledger.add_journalentry", "payments.reverse_payment")
-_CLOSE_PERIODS = ("ledger.change_ledgerperiod", "ledger.view_ledgerperiod")
+_CLOSE_PERIODS = ("ledger.change_ledgerperiod", "ledger.view_ledgerperiod", "payments.view_settlement")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {

@@ -24,14 +24,16 @@ from ucis.kernel.money import to_decimal
 from ucis.ledger import allocation, chart
 from ucis.ledger import selectors as ledger_selectors
 from ucis.ledger import services as ledger_services
+from ucis.org import selectors as org_selectors
 from ucis.payments import selectors
-from ucis.payments.models import CHANNELS, Payment
+from ucis.payments.models import CHANNELS, BankDeposit, Payment, ShiftClose
 from ucis.payments.selectors import PaymentOutcome
 from ucis.platform.audit import audit_context
 from ucis.platform.permissions import require
 from ucis.platform.tenancy import access_by_id, acting_user, is_system
 
 _ACCOUNT_LOCK = 0x4C44  # pg_advisory_xact_lock(class, account id): one allocation per account at a time
+_SHIFT_LOCK = 0x5348  # (class, clerk id): a shift is counted while none of the clerk's payments posts
 CHANNEL_CODES = tuple(code for code, _label in CHANNELS)
 
 
@@ -66,9 +68,16 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
     with transaction.atomic(), audit_context(actor=actor, reason=f"payment {channel}", source="payments"):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ACCOUNT_LOCK, int(account.pk) & 0x7FFFFFFF])
+            if acting_user(actor) is not None:
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)",
+                               [_SHIFT_LOCK, int(actor.pk) & 0x7FFFFFFF])
         existing = Payment.objects.filter(channel=channel, external_ref=ref).first()
         if existing is not None:
             return _repeat(existing, account.pk, value)
+        clerk = acting_user(actor)
+        if clerk is not None and ShiftClose.objects.filter(clerk=clerk, business_date=day).exists():
+            raise Conflict("business_date", _("your shift of %(day)s is closed; payments go to the next day"),
+                           day=day.isoformat())
         collecting_node = node_id or (None if is_system(actor) else getattr(actor, "node_id", None)) or account.node_id
         try:
             with transaction.atomic():
@@ -118,3 +127,47 @@ def payment_reverse(*, actor: Any, payment_id: Any, reason: str) -> PaymentOutco
         payment.status = "reversed"
         payment.save(update_fields=["status"])
     return selectors.outcome_of(payment)
+
+
+def shift_close(*, actor: Any, business_date: date, counted_cash: Any, note: str = "") -> ShiftClose:
+    """Close the acting clerk's day (交班): the system's takings by channel against the counted cash.
+    A difference is allowed but must be explained in the note; the day takes no more payments."""
+    require(actor, "payments.collect_payment")
+    clerk = acting_user(actor)
+    if clerk is None:
+        raise DomainError("clerk", _("only a staff member closes a shift"))
+    counted = to_decimal(counted_cash, field="counted_cash")
+    if counted < 0 or counted.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise DomainError("counted_cash", _("a non-negative amount in fen"))
+    with transaction.atomic(), audit_context(actor=actor, reason="shift close", source="payments"):
+        with connection.cursor() as cursor:  # no payment of this clerk may slip in while we count
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_SHIFT_LOCK, int(clerk.pk) & 0x7FFFFFFF])
+        if ShiftClose.objects.filter(clerk=clerk, business_date=business_date).exists():
+            raise Conflict("business_date", _("the shift of %(day)s is already closed"), day=business_date.isoformat())
+        takings = selectors.clerk_takings(clerk_id=clerk.pk, business_date=business_date)
+        expected_cash = takings.get("counter", {}).get("total", Decimal("0.00"))
+        if counted != expected_cash and not note.strip():
+            raise DomainError("note", _("the drawer differs from the takings by %(diff)s: explain it"),
+                              diff=counted - expected_cash)
+        node = clerk.node
+        return ShiftClose.objects.create(
+            clerk=clerk, node=node, company_id=node.company_id or node.pk, business_date=business_date,
+            payments=sum(t["count"] for t in takings.values()),
+            expected={ch: {"count": t["count"], "total": str(t["total"])} for ch, t in takings.items()},
+            expected_cash=expected_cash, counted_cash=counted, note=note[:200])
+
+
+def deposit_record(*, actor: Any, node_id: int, business_date: date, amount: Any, bank_ref: str) -> BankDeposit:
+    """Record a unit's cash paid into the bank for a day (解款单); one slip number once per company."""
+    require(actor, "payments.view_settlement")
+    node = org_selectors.org_node_get(actor=actor, node_id=node_id)
+    value = _amount(amount)
+    ref = bank_ref.strip()
+    if not ref:
+        raise DomainError("bank_ref", _("give the deposit slip number"))
+    company_id = node.company_id or node.pk
+    with transaction.atomic(), audit_context(actor=actor, reason="bank deposit", source="payments"):
+        if BankDeposit.objects.filter(company_id=company_id, bank_ref=ref).exists():
+            raise Conflict("bank_ref", _("deposit slip %(ref)s is already recorded"), ref=ref)
+        return BankDeposit.objects.create(company_id=company_id, node=node, business_date=business_date,
+                                          amount=value, bank_ref=ref, recorded_by=acting_user(actor))
