@@ -24,6 +24,7 @@ from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
 from ucis.kernel.errors import gettext_noop as _
 from ucis.kernel.periods import month_start
+from ucis.ledger import accrual as ledger_accrual
 from ucis.ledger import services as ledger_services
 from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
@@ -447,7 +448,8 @@ def bill_run_approve(*, actor: Any, run_id: Any) -> BillRun:
 
 def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
     """Issue an approved run: its bills become due and are posted as receivables in the ledger
-    (one balanced entry per bill, set-based); the due date is today plus ``UCIS_BILL_DUE_DAYS``."""
+    (one balanced entry per bill, set-based), credit customers hold pays them at once, and the due
+    date is today plus ``UCIS_BILL_DUE_DAYS``."""
     require(actor, "billing.issue_billrun")
     with transaction.atomic(), audit_context(actor=actor, reason="issue bill run", source="billing"):
         run = access_by_id(BillRun.objects.select_for_update(), actor, run_id)
@@ -466,6 +468,8 @@ def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
                     GROUP BY b.id, b.account_id, b.node_id, l.receivable HAVING sum(l.amount) <> 0""", [run.pk])
         ledger_services.bill_postings_post(actor=actor, company_id=run.company_id, commodity=run.commodity,
                                            effective_date=today, staging="bill_postings")
+        # Money customers hold with us (预存) pays the new bills at once.
+        ledger_accrual.credits_apply(actor=actor, company_id=run.company_id, effective_date=today, key=f"run{run.pk}")
         Bill.objects.filter(run=run, status="calculated").update(
             status="issued", issued_at=now, due_date=today + timedelta(days=settings.UCIS_BILL_DUE_DAYS))
         run.status, run.issued_by, run.issued_at = "issued", acting_user(actor), now

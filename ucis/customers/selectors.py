@@ -494,3 +494,8 @@ def account_numbers(*, account_ids: Iterable[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(Account.objects.filter(pk__in=ids).values_list("id", "account_no"))
+
+
+def account_customer_types(*, account_ids: Iterable[int]) -> dict[int, str]:
+    """Account → its customer's type (the class late-fee rates and prices are set by)."""
+    return dict(Account.objects.filter(pk__in=list(account_ids)).values_list("pk", "customer__customer_type"))
