@@ -235,3 +235,5 @@ UCIS_HASH_KEY = os.environ.get("UCIS_HASH_KEY") or _derive_from_secret_key(b"uci
 
 # Billing and the receivables ledger (BIL-1, BIL-3): days from issuing a bill to its due date.
 UCIS_BILL_DUE_DAYS = int(os.environ.get("UCIS_BILL_DUE_DAYS", "15"))
+# Correction orders (BIL-2): the largest amount (yuan) each role may approve; None = no limit.
+UCIS_CORRECTION_LIMITS = {"billing_approver": "1000", "manager": "10000", "administrator": None}
