@@ -125,7 +125,8 @@ def arrears_list(*, actor: Any, company_id: int, as_of: date, route_id: int | No
 
 def account_statement(*, actor: Any, account_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The account's postings, newest first: date, kind, bill, amount on its receivables and credit."""
-    rows = (JournalLine.objects.visible_to(actor, company_wide=True).filter(account_id=account_id)
+    account = customer_selectors.account_get(actor=actor, account_id=account_id)  # 404 outside the caller's view
+    rows = (JournalLine.objects.filter(account_id=account.pk)
             .values("entry_id", "entry__kind", "entry__effective_date", "entry__posted_at", "entry__memo", "bill_id",
                     "bill__period", "ledger_account__code", "amount")
             .order_by("-entry__posted_at", "-entry_id", "ledger_account__code")[:limit])
@@ -185,3 +186,9 @@ def reliefs_by_bill(*, account_ids: set[int], on: date) -> tuple[dict[int, int],
         elif r.active_from is not None and r.active_from <= on and (r.active_to is None or on < r.active_to):
             exempt.add(r.account_id)
     return days, exempt
+
+
+def account_corrections(*, actor: Any, account_id: int) -> list[CorrectionOrder]:
+    account = customer_selectors.account_get(actor=actor, account_id=account_id)
+    return list(CorrectionOrder.objects.filter(account_id=account.pk)
+                .select_related("requested_by", "decided_by").order_by("-requested_at")[:50])
