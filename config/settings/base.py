@@ -6,6 +6,7 @@ PostgreSQL (PyPI wheel) with its data under ``UCIS_DATA_DIR`` (default ``<projec
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -237,3 +238,6 @@ UCIS_HASH_KEY = os.environ.get("UCIS_HASH_KEY") or _derive_from_secret_key(b"uci
 UCIS_BILL_DUE_DAYS = int(os.environ.get("UCIS_BILL_DUE_DAYS", "15"))
 # Correction orders (BIL-2): the largest amount (yuan) each role may approve; None = no limit.
 UCIS_CORRECTION_LIMITS = {"billing_approver": "1000", "manager": "10000", "administrator": None}
+# Bank files: the merchant code a bank writes in a file's header → our company code (default: the
+# same code). JSON, e.g. {"4403000123": "LJW"}.
+UCIS_BANK_MERCHANTS = json.loads(os.environ.get("UCIS_BANK_MERCHANTS", "{}"))

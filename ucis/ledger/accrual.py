@@ -121,9 +121,11 @@ def credits_apply(*, actor: Any, company_id: int, effective_date: date, key: str
     if account_ids is not None:
         credit_rows = credit_rows.filter(account_id__in=account_ids)
     credit_rows = (credit_rows.values("account_id", "account__node_id").annotate(held=Sum("amount")).filter(held__lt=0))
-    held = {r["account_id"]: (-r["held"], r["account__node_id"]) for r in credit_rows}
-    if not held:
+    holders = [r["account_id"] for r in credit_rows]
+    if not holders:
         return 0
+    customer_selectors.accounts_lock(account_ids=holders)  # no payment allocates to these bills meanwhile
+    held = {r["account_id"]: (-r["held"], r["account__node_id"]) for r in credit_rows.filter(account_id__in=holders)}
     items: dict[int, list[allocation.OpenItem]] = defaultdict(list)
     for row in (JournalLine.objects.filter(ledger_account__company_id=company_id, ledger_account__receivable=True,
                                            account_id__in=list(held), bill__isnull=False)
