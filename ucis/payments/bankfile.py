@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -98,7 +99,7 @@ class FileProblem:
     line: int  # physical line, 1-based; 0 for the file as a whole
     field: str
     template: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def reason(self) -> str:
@@ -457,7 +458,7 @@ class ReconcileItem:
     bank_amount: Decimal | None
     our_amount: Decimal | None
     template: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = dataclass_field(default_factory=dict)
 
     @property
     def explanation(self) -> str:
@@ -548,20 +549,20 @@ def reconcile(bank_lines: Sequence[BankLine], our_records: Sequence[OurRecord]) 
                                         {"code": line.result_code, "meaning": meaning}))
             failed_codes[line.ref] = line.result_code
             continue
-        record = ours.pop(line.ref, None)
-        if record is None:
+        found = ours.pop(line.ref, None)
+        if found is None:
             bank_only.append(ReconcileItem(line.ref, line.account_no, line.amount, None,
                                            _("the bank collected this but we have not posted it")))
-        elif record.amount != line.amount:
-            amounts.append(ReconcileItem(line.ref, line.account_no, line.amount, record.amount,
+        elif found.amount != line.amount:
+            amounts.append(ReconcileItem(line.ref, line.account_no, line.amount, found.amount,
                                          _("the bank has %(bank)s, we posted %(ours)s"),
-                                         {"bank": f"{line.amount:.2f}", "ours": f"{record.amount:.2f}"}))
-        elif record.account_no != line.account_no:
-            accounts.append(ReconcileItem(line.ref, line.account_no, line.amount, record.amount,
+                                         {"bank": f"{line.amount:.2f}", "ours": f"{found.amount:.2f}"}))
+        elif found.account_no != line.account_no:
+            accounts.append(ReconcileItem(line.ref, line.account_no, line.amount, found.amount,
                                           _("the bank credited account %(bank)s, we posted to %(ours)s"),
-                                          {"bank": line.account_no, "ours": record.account_no}))
+                                          {"bank": line.account_no, "ours": found.account_no}))
         else:
-            matched.append(ReconcileItem(line.ref, line.account_no, line.amount, record.amount, _("matched")))
+            matched.append(ReconcileItem(line.ref, line.account_no, line.amount, found.amount, _("matched")))
     for record in ours.values():
         if record.ref in failed_codes:
             ours_only.append(ReconcileItem(record.ref, record.account_no, None, record.amount,

@@ -221,7 +221,8 @@ def verify_notice(*, headers: Mapping[str, str], body: bytes, platform_keys: Map
     success_time = None
     if data.get("success_time") is not None or trade_state == PAID_STATE:
         success_time = _time(data.get("success_time"), "success_time")
-    payer = data.get("payer") if isinstance(data.get("payer"), dict) else {}
+    payer = data.get("payer")
+    payer = payer if isinstance(payer, dict) else {}
     payer_total = amount.get("payer_total")
     return WechatNotice(
         notice_id=notice_id,
