@@ -10,10 +10,16 @@ line, fields separated by ``|``::
 ``kind`` is COLLECT (collections the bank took for us), DEBIT_REQ (a direct-debit request we send)
 or DEBIT_RET (the bank's answer to a request, one result code per line).
 
-Encoding rule (banks usually send GBK): a UTF-8 byte-order mark means UTF-8; otherwise bytes that
-are valid UTF-8 are UTF-8; otherwise GBK (decoded as GB18030, its superset, so rare name characters
-survive). A line that cannot be decoded is reported, never guessed; in a GBK file a line that is
-valid UTF-8 with non-ASCII text is reported as mixed encoding instead of being garbled.
+Encoding rule (banks usually send GBK; docs/bank-files.md has the figures): a UTF-8 byte-order mark
+means UTF-8; an all-ASCII file reads the same either way; otherwise the file is UTF-8 if it is valid
+UTF-8 *and* every non-ASCII character it then holds is one names are written with (CJK ideographs,
+CJK punctuation, full-width forms, the middle dot) with at least one common (BMP) ideograph;
+otherwise it is GBK, decoded as GB18030 (its superset, so rare name characters survive). Short GBK
+names are often valid UTF-8 by accident (司 is CB BE, a two-byte UTF-8 IPA letter), but they almost
+never read as UTF-8 ideographs, which the second test demands. When the bank's encoding is known,
+pass it (``encoding="gbk"``) and nothing is guessed. A line that cannot be decoded is reported,
+never guessed; in a GBK file a line that reads as UTF-8 names is reported as mixed encoding instead
+of being garbled.
 
 ``parse_collection_file`` never raises on bad content: it returns what it could read and a list of
 every problem (line, field, reason). A file with problems must not be applied.
@@ -128,18 +134,38 @@ class BankFile:
 
 # --- decoding -------------------------------------------------------------------------------------
 
-def _decode(data: bytes) -> tuple[list[str | None], str, list[FileProblem]]:
-    """The file's lines (None for an undecodable one), the encoding, and problems."""
+def _name_char(ch: str) -> bool:
+    """A character Chinese names and addresses are written with, beyond ASCII: CJK ideographs
+    (with extensions and compatibility forms), CJK punctuation, full-width forms, the middle dot."""
+    code = ord(ch)
+    return (code < 0x80 or code == 0xB7 or 0x3000 <= code <= 0x303F or 0x3400 <= code <= 0x4DBF
+            or 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+            or 0x20000 <= code <= 0x3FFFF)
+
+
+def _reads_as_names(text: str) -> bool:
+    """Every non-ASCII character is a name character, and at least one is a common (BMP) ideograph."""
+    wide = [ch for ch in text if ord(ch) >= 0x80]
+    return all(_name_char(ch) for ch in wide) and any(0x3400 <= ord(ch) <= 0x9FFF for ch in wide)
+
+
+def _decode(data: bytes, forced: str | None) -> tuple[list[str | bytes], str, list[FileProblem]]:
+    """The file's lines (the raw bytes of an undecodable one), the encoding, and problems."""
     problems: list[FileProblem] = []
     if data.startswith(BOM):
         data, encoding, codec = data[len(BOM):], "utf-8", "utf-8"
+    elif forced is not None:
+        encoding, codec = forced, "utf-8" if forced == "utf-8" else "gb18030"
+    elif data.isascii():
+        encoding, codec = "utf-8", "utf-8"
     else:
+        encoding, codec = "gbk", "gb18030"
         try:
-            data.decode("utf-8")
-            encoding, codec = "utf-8", "utf-8"
+            if _reads_as_names(data.decode("utf-8")):
+                encoding, codec = "utf-8", "utf-8"
         except UnicodeDecodeError:
-            encoding, codec = "gbk", "gb18030"
-    lines: list[str | None] = []
+            pass
+    lines: list[str | bytes] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
         try:
             text = raw.decode(codec)
@@ -147,17 +173,17 @@ def _decode(data: bytes) -> tuple[list[str | None], str, list[FileProblem]]:
             problems.append(FileProblem(number, "encoding", _("bytes that are neither %(encoding)s nor UTF-8 "
                                                               "at column %(column)s"),
                                         {"encoding": encoding.upper(), "column": exc.start + 1}))
-            lines.append(None)
+            lines.append(raw)
             continue
         if codec == "gb18030" and not raw.isascii():
             try:
-                raw.decode("utf-8")
+                mixed = _reads_as_names(raw.decode("utf-8"))
             except UnicodeDecodeError:
-                pass
-            else:
+                mixed = False
+            if mixed:
                 problems.append(FileProblem(number, "encoding", _("this line is UTF-8 but the file is GBK: "
                                                                   "mixed encodings, the names would be garbled")))
-                lines.append(None)
+                lines.append(raw)
                 continue
         lines.append(text[:-1] if text.endswith("\r") else text)
     return lines, encoding, problems
@@ -299,22 +325,25 @@ class _Parser:
         if count is not None and amount is not None:
             self.total = BankTotal(count, amount)
 
-    def parse(self, data: bytes) -> BankFile:
+    def parse(self, data: bytes, encoding: str | None) -> BankFile:
         if not data:
             self.problem(0, "file", _("the file is empty"))
-            return BankFile(None, (), None, tuple(self.problems), "utf-8")
-        lines, encoding, problems = _decode(data)
+            return BankFile(None, (), None, tuple(self.problems), encoding or "utf-8")
+        lines, encoding, problems = _decode(data, encoding)
         self.problems.extend(problems)
         if lines and lines[-1] == "":  # the line end of the last line
             lines.pop()
         else:
             self.problem(len(lines), "line", _("the last line has no line end: the file looks truncated"))
-        while lines and lines[-1] is not None and not lines[-1].strip():  # blank lines at the end
+        while lines and isinstance(lines[-1], str) and not lines[-1].strip():  # blank lines at the end
             lines.pop()
         header_seen = False
         for n, text in enumerate(lines, start=1):
-            if text is None:
+            if isinstance(text, bytes):  # undecodable, already reported
                 header_seen = header_seen or n == 1
+                if text.startswith(b"D|"):  # the bank counted it: keep the total line's checks honest
+                    self.details += 1
+                    self.amounts_ok = False
                 continue
             fields = text.split(SEPARATOR)
             record = fields[0].strip()
@@ -356,19 +385,22 @@ class _Parser:
         return BankFile(self.header, tuple(self.lines), self.total, tuple(ordered), encoding)
 
 
-def parse_bank_file(data: bytes, *, kinds: Iterable[str] = KINDS) -> BankFile:
-    """Read any bank file; the header's kind must be one of ``kinds``."""
-    return _Parser(kinds).parse(bytes(data))
+def parse_bank_file(data: bytes, *, kinds: Iterable[str] = KINDS, encoding: str | None = None) -> BankFile:
+    """Read any bank file; the header's kind must be one of ``kinds``. ``encoding`` ("gbk" or
+    "utf-8") skips the detection when the bank's encoding is known (a BOM still means UTF-8)."""
+    if encoding not in (None, "gbk", "utf-8"):
+        raise ValueError("encoding is None (detect), gbk or utf-8")
+    return _Parser(kinds).parse(bytes(data), encoding)
 
 
-def parse_collection_file(data: bytes) -> BankFile:
+def parse_collection_file(data: bytes, *, encoding: str | None = None) -> BankFile:
     """A file from the bank: collections (COLLECT) or the results of our debit request (DEBIT_RET)."""
-    return parse_bank_file(data, kinds=(COLLECT, DEBIT_RETURN))
+    return parse_bank_file(data, kinds=(COLLECT, DEBIT_RETURN), encoding=encoding)
 
 
-def parse_debit_request(data: bytes) -> BankFile:
+def parse_debit_request(data: bytes, *, encoding: str | None = None) -> BankFile:
     """A direct-debit request file (DEBIT_REQ), as ``write_debit_request`` writes it."""
-    return parse_bank_file(data, kinds=(DEBIT_REQUEST,))
+    return parse_bank_file(data, kinds=(DEBIT_REQUEST,), encoding=encoding)
 
 
 # --- writing --------------------------------------------------------------------------------------
