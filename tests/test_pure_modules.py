@@ -13,6 +13,8 @@ PURE_MODULES = [
     "ucis.customers.extrafields", "ucis.customers.documents",
     "ucis.metering.validation", "ucis.metering.estimation", "ucis.metering.apportion", "ucis.metering.mqtt_link",
     "ucis.tariffs.rating", "ucis.tariffs.latefees", "ucis.tariffs.definitions", "ucis.demo.readplan",
+    "ucis.payments.notices", "ucis.payments.wechat", "ucis.payments.alipay", "ucis.payments.sandbox",
+    "ucis.payments.bankfile", "ucis.payments.carddevice",
 ]
 
 
