@@ -98,9 +98,10 @@ def _units(value: Decimal, name: str, maximum: Decimal) -> int:
 
 def _ascii16(value: str, name: str, *, digits: bool) -> bytes:
     ok = 0 < len(value) <= 16 and value.isascii() and (value.isdigit() if digits else value.isalnum())
+    if not ok and digits:
+        raise DomainError(name, _("must be 1–16 digits, not %(value)s"), value=value)
     if not ok:
-        raise DomainError(name, _("must be 1–16 %(what)s, not %(value)s"),
-                          what="digits" if digits else "letters or digits", value=value)
+        raise DomainError(name, _("must be 1–16 letters or digits, not %(value)s"), value=value)
     return value.encode("ascii").ljust(16, b" ")
 
 

@@ -113,13 +113,13 @@ def _check_time(timestamp: str, now: datetime, window: timedelta) -> datetime:
     return signed_at
 
 
-def _b64(value: Any, code: str, what: str) -> bytes:
+def _b64(value: Any, code: str, reason: str) -> bytes:
     if not isinstance(value, str):
-        raise NoticeRejected(code, _("the %(what)s is not base64 text"), what=what)
+        raise NoticeRejected(code, reason)
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise NoticeRejected(code, _("the %(what)s is not base64 text"), what=what) from exc
+        raise NoticeRejected(code, reason) from exc
 
 
 def _text(data: Mapping[str, Any], key: str, *, required: bool = True) -> str:
@@ -162,7 +162,7 @@ def decrypt_resource(resource: Mapping[str, Any], api_v3_key: bytes | str) -> by
                              value=str(algorithm)[:40])
     nonce = _text(resource, "nonce")
     associated = _text(resource, "associated_data", required=False)
-    ciphertext = _b64(resource.get("ciphertext"), MALFORMED, "ciphertext")
+    ciphertext = _b64(resource.get("ciphertext"), MALFORMED, _("the ciphertext is not base64 text"))
     try:
         return AESGCM(key).decrypt(nonce.encode("utf-8"), ciphertext, associated.encode("utf-8"))
     except (InvalidTag, ValueError) as exc:
@@ -190,7 +190,7 @@ def verify_notice(*, headers: Mapping[str, str], body: bytes, platform_keys: Map
                              value=signature_type[:40])
     public_key = _public_key(platform_keys, serial)
     signed_at = _check_time(timestamp, now, window)
-    signature = _b64(signature_text, BAD_SIGNATURE, "signature")
+    signature = _b64(signature_text, BAD_SIGNATURE, _("the signature is not base64 text"))
     try:
         public_key.verify(signature, signing_message(timestamp, nonce, body), PKCS1v15(), SHA256())
     except (InvalidSignature, ValueError) as exc:
