@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,9 @@ BOM = b"\xef\xbb\xbf"
 SEPARATOR = "|"
 FIELDS = {"H": 6, "D": 9, "T": 3}
 _AMOUNT = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?")
+_GOOD_DETAIL = re.compile(r"D\|([1-9][0-9]{0,8})\|([0-9A-Za-z_\-]{1,40})\|([^|\s]+)\|([^|\s](?:[^|]*[^|\s])?)"
+                          r"\|([0-9]{1,15}\.[0-9]{2})\|([0-9]{8})\|([^|]*)\|([0-9]{4}|)")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}\.[0-9]{2}")
 _CODE = re.compile(r"[0-9A-Za-z]{1,32}")
 _REF = re.compile(r"[0-9A-Za-z_\-]{1,40}")
 
@@ -149,6 +152,17 @@ def _reads_as_names(text: str) -> bool:
     return all(_name_char(ch) for ch in wide) and any(0x3400 <= ord(ch) <= 0x9FFF for ch in wide)
 
 
+_UTF8_IDEOGRAPH = re.compile(b"[\\xe3-\\xe9][\\x80-\\xbf][\\x80-\\xbf]")  # U+3000 … U+9FFF in UTF-8
+_MIXED = _("this line is UTF-8 but the file is GBK: mixed encodings, the names would be garbled")
+
+
+def _utf8_names(raw: bytes) -> bool:
+    try:
+        return _reads_as_names(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
 def _decode(data: bytes, forced: str | None) -> tuple[list[str | bytes], str, list[FileProblem]]:
     """The file's lines (the raw bytes of an undecodable one), the encoding, and problems."""
     problems: list[FileProblem] = []
@@ -165,6 +179,18 @@ def _decode(data: bytes, forced: str | None) -> tuple[list[str | bytes], str, li
                 encoding, codec = "utf-8", "utf-8"
         except UnicodeDecodeError:
             pass
+    try:  # the usual case: the whole file decodes; only lines that may be UTF-8 get a second look
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        pass
+    else:
+        whole: list[str | bytes] = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        if codec == "gb18030" and _UTF8_IDEOGRAPH.search(data):
+            for index, raw in enumerate(data.split(b"\n")):
+                if _UTF8_IDEOGRAPH.search(raw) and _utf8_names(raw):
+                    problems.append(FileProblem(index + 1, "encoding", _MIXED))
+                    whole[index] = raw
+        return whole, encoding, problems
     lines: list[str | bytes] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
         try:
@@ -175,16 +201,10 @@ def _decode(data: bytes, forced: str | None) -> tuple[list[str | bytes], str, li
                                         {"encoding": encoding.upper(), "column": exc.start + 1}))
             lines.append(raw)
             continue
-        if codec == "gb18030" and not raw.isascii():
-            try:
-                mixed = _reads_as_names(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                mixed = False
-            if mixed:
-                problems.append(FileProblem(number, "encoding", _("this line is UTF-8 but the file is GBK: "
-                                                                  "mixed encodings, the names would be garbled")))
-                lines.append(raw)
-                continue
+        if codec == "gb18030" and _UTF8_IDEOGRAPH.search(raw) and _utf8_names(raw):
+            problems.append(FileProblem(number, "encoding", _MIXED))
+            lines.append(raw)
+            continue
         lines.append(text[:-1] if text.endswith("\r") else text)
     return lines, encoding, problems
 
@@ -194,6 +214,9 @@ def _decode(data: bytes, forced: str | None) -> tuple[list[str | bytes], str, li
 def parse_amount(text: str) -> tuple[Decimal | None, str | None]:
     """An amount of yuan written with exactly two decimals, more than zero: (amount, None) or
     (None, reason template)."""
+    if _PLAIN_AMOUNT.fullmatch(text):  # the usual case, 123.45
+        amount = Decimal(text)
+        return (amount, None) if amount else (None, _("the amount is zero"))
     match = _AMOUNT.fullmatch(text.strip())
     if not match:
         return None, _("the amount %(value)s is not a number")
@@ -210,13 +233,22 @@ def parse_amount(text: str) -> tuple[Decimal | None, str | None]:
     return amount, None
 
 
+_DATES: dict[str, date | None] = {}
+
+
 def _date(text: str) -> date | None:
-    if len(text) != 8 or not text.isascii() or not text.isdigit():
-        return None
-    try:
-        return datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        return None
+    """A YYYYMMDD date (a file holds few distinct dates: each is parsed once)."""
+    if text in _DATES:
+        return _DATES[text]
+    value = None
+    if len(text) == 8 and text.isascii() and text.isdigit():
+        try:
+            value = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            value = None
+    if len(_DATES) < 10_000:
+        _DATES[text] = value
+    return value
 
 
 def _count(text: str) -> int | None:
@@ -263,7 +295,8 @@ class _Parser:
         before = len(self.problems)
         self.details += 1
         kind = self.header.kind if self.header else None
-        no_text, ref, account, name, amount_text, day, bank_account, result = (x.strip() for x in f[1:])
+        no_text, ref, account, name, amount_text, day, bank_account, result = f[1:]
+        name = name.strip()
         line_no = _count(no_text)
         if line_no is None or line_no == 0:
             self.problem(n, "line_no", _("the line number %(value)s is not a positive whole number"),
@@ -280,7 +313,7 @@ class _Parser:
                          first=self.seen_ref[ref])
         else:
             self.seen_ref[ref] = n
-        if not account:
+        if not account.strip():
             self.problem(n, "account_no", _("the account number is empty"))
         if not name:
             self.problem(n, "customer_name", _("the customer name is empty"))
@@ -305,6 +338,31 @@ class _Parser:
             self.lines.append(BankLine(ref=ref, account_no=account, customer_name=name, amount=amount, on=on,
                                        bank_account=bank_account, result_code=result, line_no=line_no,
                                        source_line=n))
+
+    def fast_detail(self, n: int, text: str) -> bool:
+        """A well-formed detail line, taken without the field-by-field checks (most lines of a
+        file). False: the line needs the full check (``detail_line``), which reports its problems."""
+        match = _GOOD_DETAIL.fullmatch(text)
+        if match is None:
+            return False
+        no_text, ref, account, name, amount_text, day, bank_account, result = match.groups()
+        kind = self.header.kind if self.header else None
+        line_no = int(no_text)
+        on = _date(day)
+        if (on is None or line_no in self.seen_no or ref in self.seen_ref
+                or (result != "" if kind != DEBIT_RETURN else result == "")
+                or (kind == DEBIT_REQUEST and not bank_account)):
+            return False
+        amount = Decimal(amount_text)
+        if not amount:
+            return False
+        self.details += 1
+        self.amount_sum += amount
+        self.seen_no[line_no] = n
+        self.seen_ref[ref] = n
+        self.lines.append(BankLine(ref=ref, account_no=account, customer_name=name, amount=amount, on=on,
+                                   bank_account=bank_account, result_code=result, line_no=line_no, source_line=n))
+        return True
 
     def total_line_(self, n: int, f: list[str]) -> None:
         count = _count(f[1].strip())
@@ -344,6 +402,8 @@ class _Parser:
                 if text.startswith(b"D|"):  # the bank counted it: keep the total line's checks honest
                     self.details += 1
                     self.amounts_ok = False
+                continue
+            if self.header is not None and not self.total_line and self.fast_detail(n, text):
                 continue
             fields = text.split(SEPARATOR)
             record = fields[0].strip()
