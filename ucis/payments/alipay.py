@@ -60,6 +60,22 @@ class AlipayNotice:
     buyer_id: str | None = None
     receipt_amount: Decimal | None = None
 
+    @property
+    def order_no(self) -> str:
+        return self.out_trade_no
+
+    @property
+    def external_ref(self) -> str:
+        return self.trade_no
+
+    @property
+    def amount_yuan(self) -> Decimal:
+        return self.total_amount
+
+    @property
+    def paid_at(self) -> datetime | None:
+        return self.gmt_payment
+
 
 def signing_content(params: Mapping[str, str]) -> str:
     """The string Alipay signs: non-empty parameters other than sign/sign_type, sorted, k=v&…"""

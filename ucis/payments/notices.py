@@ -8,7 +8,9 @@ rejected notice.
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
@@ -26,9 +28,12 @@ UNSUPPORTED_ALGORITHM = "unsupported_algorithm"  # a signature type or cipher we
 WRONG_APP_ID = "wrong_app_id"  # Alipay: the notice is for another application
 WRONG_SELLER_ID = "wrong_seller_id"  # Alipay: the notice is for another seller account
 BAD_AMOUNT = "bad_amount"  # the amount is not a positive amount in the channel's exact format
+ORDER_MISMATCH = "order_mismatch"  # a genuine notice, but not for the order we expected
+AMOUNT_MISMATCH = "amount_mismatch"  # a genuine notice whose amount is not the order's amount
 
 CODES = frozenset({UNKNOWN_SERIAL, BAD_SIGNATURE, STALE_TIMESTAMP, MALFORMED, DECRYPT_FAILED,
-                   UNSUPPORTED_ALGORITHM, WRONG_APP_ID, WRONG_SELLER_ID, BAD_AMOUNT})
+                   UNSUPPORTED_ALGORITHM, WRONG_APP_ID, WRONG_SELLER_ID, BAD_AMOUNT, ORDER_MISMATCH,
+                   AMOUNT_MISMATCH})
 
 
 class NoticeRejected(DomainError):
@@ -60,7 +65,11 @@ def load_rsa_public_key(key: PublicKeyInput, *, field: str = "public_key") -> RS
     the merchant platforms show it) or DER bytes. A bad key is a configuration error."""
     if isinstance(key, RSAPublicKey):
         return key
-    raw = key.encode("ascii", "replace") if isinstance(key, str) else bytes(key)
+    return _load_key(key.encode("ascii", "replace") if isinstance(key, str) else bytes(key), field)
+
+
+@lru_cache(maxsize=64)  # the same configured key is parsed once, not for every notice
+def _load_key(raw: bytes, field: str) -> RSAPublicKey:
     text = raw.strip()
     try:
         if text.startswith(b"-----BEGIN"):
@@ -76,3 +85,30 @@ def load_rsa_public_key(key: PublicKeyInput, *, field: str = "public_key") -> RS
     if not isinstance(loaded, RSAPublicKey):
         raise DomainError(field, _("the public key must be an RSA key"))
     return loaded
+
+
+class ChannelNotice(Protocol):
+    """What every verified notice offers the payment service (WechatNotice, AlipayNotice)."""
+
+    @property
+    def order_no(self) -> str: ...  # our order (out_trade_no)
+
+    @property
+    def external_ref(self) -> str: ...  # the platform's payment number: posted once
+
+    @property
+    def amount_yuan(self) -> Decimal: ...
+
+    @property
+    def paid(self) -> bool: ...
+
+
+def match_order(notice: ChannelNotice, *, order_no: str, amount: Decimal) -> None:
+    """A verified notice must be for ``order_no`` and for exactly ``amount`` yuan; else
+    ``NoticeRejected`` (``order_mismatch`` / ``amount_mismatch``): nothing is posted."""
+    if notice.order_no != order_no:
+        raise NoticeRejected(ORDER_MISMATCH, _("the notice is for order %(got)s, not %(expected)s"),
+                             got=notice.order_no, expected=order_no)
+    if notice.amount_yuan != amount:
+        raise NoticeRejected(AMOUNT_MISMATCH, _("the notice pays %(got)s yuan, the order is for %(expected)s"),
+                             got=f"{notice.amount_yuan:.2f}", expected=f"{amount:.2f}")

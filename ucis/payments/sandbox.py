@@ -34,6 +34,16 @@ def _new_key() -> RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+_FOREIGN: list[RSAPrivateKey] = []
+
+
+def _foreign_key() -> RSAPrivateKey:
+    """A key that is not the platform's (one per process: generating keys is slow)."""
+    if not _FOREIGN:
+        _FOREIGN.append(_new_key())
+    return _FOREIGN[0]
+
+
 def _pem(key: RSAPublicKey) -> str:
     return key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
@@ -54,6 +64,13 @@ class Forgery:
     code: str
     headers: dict[str, str]
     body: bytes
+
+
+def _pick(forgeries: Iterator[Forgery], kind: str) -> Forgery:
+    for forgery in forgeries:
+        if forgery.kind == kind:
+            return forgery
+    raise KeyError(kind)
 
 
 class WechatSandbox:
@@ -147,7 +164,7 @@ class WechatSandbox:
         yield Forgery("tampered_amount", notices.BAD_SIGNATURE, headers, self.envelope(bigger, at=at))
         yield Forgery("wrong_serial", notices.UNKNOWN_SERIAL,
                       {**headers, "Wechatpay-Serial": "PUB_KEY_ID_" + secrets.token_hex(16).upper()}, body)
-        yield Forgery("foreign_key", notices.BAD_SIGNATURE, self.sign(body, at=at, key=_new_key()), body)
+        yield Forgery("foreign_key", notices.BAD_SIGNATURE, self.sign(body, at=at, key=_foreign_key()), body)
         yield Forgery("replayed_old", notices.STALE_TIMESTAMP, self.sign(body, at=at - timedelta(minutes=5)), body)
         yield Forgery("from_the_future", notices.STALE_TIMESTAMP,
                       self.sign(body, at=at + timedelta(minutes=5)), body)
@@ -162,6 +179,14 @@ class WechatSandbox:
         yield Forgery("not_json", notices.MALFORMED, self.sign(garbage, at=at), garbage)
         zero = self.envelope(self.transaction(out_trade_no=out_trade_no, amount_fen=0, at=at), at=at)
         yield Forgery("zero_amount", notices.BAD_AMOUNT, self.sign(zero, at=at), zero)
+
+    def forge(self, kind: str, *, out_trade_no: str, amount_fen: int, at: datetime,
+              transaction_id: str | None = None) -> Forgery:
+        """One forgery by kind: tampered_body, tampered_amount, wrong_serial, foreign_key,
+        replayed_old, from_the_future, signature_not_base64, missing_header, wrong_api_v3_key,
+        not_json, zero_amount."""
+        return _pick(self.forgeries(out_trade_no=out_trade_no, amount_fen=amount_fen, at=at,
+                                    transaction_id=transaction_id), kind)
 
 
 class AlipaySandbox:
@@ -223,7 +248,7 @@ class AlipaySandbox:
                      {**good, "total_amount": f"{total_amount * 100:.2f}"})
         yield forged("tampered_order", notices.BAD_SIGNATURE, {**good, "out_trade_no": out_trade_no + "9"})
         yield forged("added_parameter", notices.BAD_SIGNATURE, {**good, "refund_fee": "1.00"})
-        yield forged("foreign_key", notices.BAD_SIGNATURE, self.sign(base, key=_new_key()))
+        yield forged("foreign_key", notices.BAD_SIGNATURE, self.sign(base, key=_foreign_key()))
         yield forged("missing_sign", notices.MALFORMED, {k: v for k, v in good.items() if k != "sign"})
         yield forged("rsa1_sign_type", notices.UNSUPPORTED_ALGORITHM, {**good, "sign_type": "RSA"})
         yield forged("wrong_app_id", notices.WRONG_APP_ID, self.sign({**base, "app_id": "2021000999999999"}))
@@ -232,6 +257,13 @@ class AlipaySandbox:
         for bad in ("100", "100.0", "100.001", "-1.00", "0.00", "1e2", "１００.00"):
             yield forged(f"bad_amount {bad}", notices.BAD_AMOUNT,
                          self.sign({**base, "total_amount": bad, "receipt_amount": f"{total_amount:.2f}"}))
+
+    def forge(self, kind: str, *, out_trade_no: str, total_amount: Decimal, at: datetime,
+              trade_no: str | None = None) -> Forgery:
+        """One forgery by kind: tampered_amount, tampered_order, added_parameter, foreign_key,
+        missing_sign, rsa1_sign_type, wrong_app_id, wrong_seller_id, "bad_amount 100.0", …"""
+        return _pick(self.forgeries(out_trade_no=out_trade_no, total_amount=total_amount, at=at,
+                                    trade_no=trade_no), kind)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:

@@ -24,6 +24,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -72,6 +73,23 @@ class WechatNotice:
     @property
     def paid(self) -> bool:
         return self.trade_state == PAID_STATE
+
+    @property
+    def order_no(self) -> str:
+        return self.out_trade_no
+
+    @property
+    def external_ref(self) -> str:
+        return self.transaction_id
+
+    @property
+    def amount_yuan(self) -> Decimal:
+        """The amount in yuan, exactly (fen / 100; no rounding)."""
+        return Decimal(self.amount_total).scaleb(-2)
+
+    @property
+    def paid_at(self) -> datetime | None:
+        return self.success_time
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -224,6 +242,9 @@ def verify_notice(*, headers: Mapping[str, str], body: bytes, platform_keys: Map
     payer = data.get("payer")
     payer = payer if isinstance(payer, dict) else {}
     payer_total = amount.get("payer_total")
+    currency = _text(amount, "currency", required=False) or "CNY"
+    if currency != "CNY":
+        raise NoticeRejected(BAD_AMOUNT, _("the currency %(value)s is not CNY"), value=currency[:10])
     return WechatNotice(
         notice_id=notice_id,
         event_type=event_type,
@@ -231,7 +252,7 @@ def verify_notice(*, headers: Mapping[str, str], body: bytes, platform_keys: Map
         transaction_id=_text(data, "transaction_id"),
         trade_state=trade_state,
         amount_total=_fen(amount.get("total"), "amount.total", positive=True),
-        currency=_text(amount, "currency", required=False) or "CNY",
+        currency=currency,
         appid=_text(data, "appid"),
         mchid=_text(data, "mchid"),
         success_time=success_time,

@@ -108,3 +108,16 @@ def test_text_that_is_not_a_two_decimal_amount_is_refused(text):
 def test_the_reply_is_exactly_success_or_failure():
     assert alipay.reply_success() == (200, b"success", "text/plain; charset=utf-8")
     assert alipay.reply_failure("bad signature")[1] == b"failure"
+
+
+def test_a_verified_notify_is_matched_against_its_order():
+    notice = verify(SANDBOX.notify(out_trade_no="A9", total_amount=Decimal("66.60"), trade_no="T9", at=AT))
+    assert (notice.order_no, notice.external_ref, notice.amount_yuan) == ("A9", "T9", Decimal("66.60"))
+    notices.match_order(notice, order_no="A9", amount=Decimal("66.60"))
+    with pytest.raises(NoticeRejected) as caught:
+        notices.match_order(notice, order_no="A9", amount=Decimal("66.61"))
+    assert caught.value.code == notices.AMOUNT_MISMATCH
+    forgery = SANDBOX.forge("wrong_seller_id", out_trade_no="A9", total_amount=Decimal("1.00"), at=AT)
+    with pytest.raises(NoticeRejected) as caught:
+        verify(forgery.headers)
+    assert caught.value.code == notices.WRONG_SELLER_ID

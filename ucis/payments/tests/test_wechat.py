@@ -165,3 +165,32 @@ def test_the_replies_are_what_wechat_expects():
     assert wechat.reply_failure("x", status=401)[0] == 401
     with pytest.raises(ValueError):
         wechat.reply_failure("x", status=200)
+
+
+def test_a_verified_notice_is_matched_against_its_order():
+    from decimal import Decimal
+
+    headers, body = SANDBOX.notice(out_trade_no="W14", amount_fen=12_345, at=AT)
+    notice = verify(headers, body)
+    assert (notice.order_no, notice.amount_yuan, notice.paid_at) == ("W14", Decimal("123.45"), notice.success_time)
+    assert notice.external_ref == notice.transaction_id
+    notices.match_order(notice, order_no="W14", amount=Decimal("123.45"))
+    for kwargs, code in (({"order_no": "W15", "amount": Decimal("123.45")}, notices.ORDER_MISMATCH),
+                         ({"order_no": "W14", "amount": Decimal("123.44")}, notices.AMOUNT_MISMATCH)):
+        with pytest.raises(NoticeRejected) as caught:
+            notices.match_order(notice, **kwargs)
+        assert caught.value.code == code
+
+
+def test_a_currency_other_than_cny_is_refused():
+    resource = SANDBOX.transaction(out_trade_no="W16", amount_fen=100, at=AT)
+    resource["amount"] = {"total": 100, "currency": "USD"}
+    body = SANDBOX.envelope(resource, at=AT)
+    assert rejected_code(SANDBOX.sign(body, at=AT), body) == notices.BAD_AMOUNT
+
+
+def test_one_forgery_can_be_asked_for_by_kind():
+    forgery = SANDBOX.forge("replayed_old", out_trade_no="W17", amount_fen=1, at=AT)
+    assert forgery.code == notices.STALE_TIMESTAMP and rejected_code(forgery.headers, forgery.body) == forgery.code
+    with pytest.raises(KeyError):
+        SANDBOX.forge("no_such_kind", out_trade_no="W17", amount_fen=1, at=AT)
