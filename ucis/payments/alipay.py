@@ -90,14 +90,14 @@ def _required(params: Mapping[str, str], key: str) -> str:
     return value.strip()
 
 
-def parse_amount(value: str, *, field: str = "total_amount") -> Decimal:
+def parse_amount(value: str, *, field: str = "total_amount", zero: bool = False) -> Decimal:
     """A positive amount of yuan written with exactly two decimals (``88.00``); anything else —
-    ``88``, ``88.0``, ``88.001``, ``-1.00``, ``0.00``, ``1e2`` — is refused."""
+    ``88``, ``88.0``, ``88.001``, ``-1.00``, ``0.00`` (unless ``zero``), ``1e2`` — is refused."""
     if not _AMOUNT.fullmatch(value):
         raise NoticeRejected(BAD_AMOUNT, _("%(field)s must be yuan with exactly two decimals, not %(value)s"),
                              field=field, value=value[:40])
     amount = Decimal(value)
-    if amount <= 0:
+    if amount <= 0 and not (zero and amount == 0):
         raise NoticeRejected(BAD_AMOUNT, _("%(field)s must be more than zero"), field=field)
     return amount
 
@@ -116,6 +116,8 @@ def _time(params: Mapping[str, str], key: str) -> datetime | None:
 def verify_notify(*, params: Mapping[str, str], alipay_public_key: PublicKeyInput, app_id: str,
                   seller_id: str) -> AlipayNotice:
     """Verify one async notify (the form parameters, URL-decoded) or raise ``NoticeRejected``."""
+    if any(not isinstance(k, str) or not isinstance(v, str) for k, v in params.items()):
+        raise NoticeRejected(MALFORMED, _("every parameter must be text"))
     sign_type = params.get("sign_type", "RSA2")
     if sign_type != "RSA2":
         raise NoticeRejected(UNSUPPORTED_ALGORITHM, _("the signature type %(value)s is not supported"),
@@ -125,10 +127,9 @@ def verify_notify(*, params: Mapping[str, str], alipay_public_key: PublicKeyInpu
     if charset is None:
         raise NoticeRejected(MALFORMED, _("the charset %(value)s is not supported"),
                              value=params.get("charset", "")[:40])
-    if any(not isinstance(k, str) or not isinstance(v, str) for k, v in params.items()):
-        raise NoticeRejected(MALFORMED, _("every parameter must be text"))
     try:
-        signature = base64.b64decode("".join(sign.split()), validate=True)
+        # base64 has no spaces: a space is a "+" that a form decoder turned into one
+        signature = base64.b64decode("".join(sign.replace(" ", "+").split()), validate=True)
         message = signing_content(params).encode(charset)
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
         raise NoticeRejected(BAD_SIGNATURE, _("the signature does not match the notice")) from exc
@@ -162,7 +163,8 @@ def verify_notify(*, params: Mapping[str, str], alipay_public_key: PublicKeyInpu
         app_id=got_app,
         seller_id=got_seller,
         buyer_id=params.get("buyer_id") or None,
-        receipt_amount=parse_amount(receipt, field="receipt_amount") if receipt else None,
+        # what the merchant actually receives: 0.00 when coupons paid it all
+        receipt_amount=parse_amount(receipt, field="receipt_amount", zero=True) if receipt else None,
     )
 
 

@@ -121,3 +121,23 @@ def test_a_verified_notify_is_matched_against_its_order():
     with pytest.raises(NoticeRejected) as caught:
         verify(forgery.headers)
     assert caught.value.code == notices.WRONG_SELLER_ID
+
+
+def test_a_signature_whose_plus_signs_became_spaces_still_verifies():
+    params = next(p for p in (SANDBOX.notify(out_trade_no="A10", total_amount=Decimal("7.00"), at=AT)
+                              for _ in range(50)) if "+" in p["sign"])
+    mangled = {**params, "sign": params["sign"].replace("+", " ")}
+    assert verify(mangled).out_trade_no == "A10"
+
+
+def test_a_receipt_amount_of_zero_is_read_but_the_total_must_be_positive():
+    params = SANDBOX.sign({**SANDBOX.params(out_trade_no="A11", total_amount=Decimal("7.00"), at=AT),
+                           "receipt_amount": "0.00"})
+    assert verify(params).receipt_amount == Decimal("0.00")
+
+
+def test_a_parameter_that_is_not_text_is_malformed():
+    params = SANDBOX.notify(out_trade_no="A12", total_amount=Decimal("7.00"), at=AT)
+    with pytest.raises(NoticeRejected) as caught:
+        verify({**params, "charset": None})
+    assert caught.value.code == notices.MALFORMED
