@@ -39,7 +39,7 @@ class BankImportOutcome:
     applied: int = 0          # payments posted now
     already: int = 0          # lines posted by an earlier import of the same payments
     failed: list[bankfile.BankLine] = field(default_factory=list)  # debit returns the bank could not debit
-    problems: list[FileProblem] = field(default_factory=list)  # (line as field "line N: field")
+    problems: list[FieldProblem] = field(default_factory=list)  # field names the line: "line 7: amount"
     batch: BankBatch | None = None
     duplicate_file: BankBatch | None = None
     dry_run: bool = False
