@@ -241,3 +241,13 @@ UCIS_CORRECTION_LIMITS = {"billing_approver": "1000", "manager": "10000", "admin
 # Bank files: the merchant code a bank writes in a file's header → our company code (default: the
 # same code). JSON, e.g. {"4403000123": "LJW"}.
 UCIS_BANK_MERCHANTS = json.loads(os.environ.get("UCIS_BANK_MERCHANTS", "{}"))
+# Online payment channels (docs/payment-channels.md). In sandbox mode (the default outside
+# production) ucis plays WeChat Pay and Alipay itself with keys generated at start.
+UCIS_PAYMENT_SANDBOX = env_bool("UCIS_PAYMENT_SANDBOX", True)
+UCIS_WECHAT_MCHID = os.environ.get("UCIS_WECHAT_MCHID", "")
+UCIS_WECHAT_APPID = os.environ.get("UCIS_WECHAT_APPID", "")
+UCIS_WECHAT_API_V3_KEY = os.environ.get("UCIS_WECHAT_API_V3_KEY", "")
+UCIS_WECHAT_PLATFORM_KEYS = os.environ.get("UCIS_WECHAT_PLATFORM_KEYS", "")  # SERIAL=FILE,SERIAL=FILE
+UCIS_ALIPAY_APP_ID = os.environ.get("UCIS_ALIPAY_APP_ID", "")
+UCIS_ALIPAY_SELLER_ID = os.environ.get("UCIS_ALIPAY_SELLER_ID", "")
+UCIS_ALIPAY_PUBLIC_KEY = os.environ.get("UCIS_ALIPAY_PUBLIC_KEY", "")  # a file with Alipay's public key

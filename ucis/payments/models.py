@@ -150,3 +150,53 @@ class BankBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_code} {self.batch_no} {self.file_date}"
+
+
+ORDER_STATUS = [("open", _("Waiting for payment")), ("paid", _("Paid")), ("closed", _("Closed"))]
+
+
+class OnlineOrder(models.Model):
+    """An order a customer pays online (WeChat Pay, Alipay): our ``out_trade_no``, the account and
+    the amount the platform's notice must match."""
+
+    tenancy_node_field = "account__node"
+
+    out_trade_no = models.CharField(_("order number"), max_length=32, unique=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=CHANNELS)
+    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    status = models.CharField(_("status"), max_length=8, choices=ORDER_STATUS, default="open")
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), db_default=Now())
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("online order")
+        verbose_name_plural = _("online orders")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="onlineorder_amount_positive")]
+        indexes = [models.Index(fields=["status", "created_at"], name="onlineorder_open")]
+
+    def __str__(self) -> str:
+        return self.out_trade_no
+
+
+class SecurityEvent(models.Model):
+    """A refused notice or file (forged, replayed, tampered): kept for the security officer."""
+
+    channel = models.CharField(_("channel"), max_length=10)
+    code = models.CharField(_("code"), max_length=32)
+    reason = models.CharField(_("reason"), max_length=300)
+    remote_addr = models.CharField(_("from"), max_length=64, blank=True, default="")
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), db_default=Now())
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        indexes = [models.Index(fields=["-at"], name="securityevent_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.at} {self.channel} {self.code}"

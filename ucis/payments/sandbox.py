@@ -165,9 +165,9 @@ class WechatSandbox:
         yield Forgery("wrong_serial", notices.UNKNOWN_SERIAL,
                       {**headers, "Wechatpay-Serial": "PUB_KEY_ID_" + secrets.token_hex(16).upper()}, body)
         yield Forgery("foreign_key", notices.BAD_SIGNATURE, self.sign(body, at=at, key=_foreign_key()), body)
-        yield Forgery("replayed_old", notices.STALE_TIMESTAMP, self.sign(body, at=at - timedelta(minutes=5)), body)
+        yield Forgery("replayed_old", notices.STALE_TIMESTAMP, self.sign(body, at=at - timedelta(minutes=6)), body)
         yield Forgery("from_the_future", notices.STALE_TIMESTAMP,
-                      self.sign(body, at=at + timedelta(minutes=5)), body)
+                      self.sign(body, at=at + timedelta(minutes=6)), body)
         yield Forgery("signature_not_base64", notices.BAD_SIGNATURE,
                       {**headers, "Wechatpay-Signature": "not*base64"}, body)
         missing = {k: v for k, v in headers.items() if k != "Wechatpay-Nonce"}

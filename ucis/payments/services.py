@@ -36,7 +36,8 @@ _SHIFT_LOCK = 0x5348  # (class, clerk id): a shift is counted while none of the 
 CHANNEL_CODES = tuple(code for code, _label in CHANNELS)
 
 
-def _amount(value: Any) -> Decimal:
+def payment_amount(value: Any) -> Decimal:
+    """A payment amount: Decimal yuan, in fen, above zero."""
     amount = to_decimal(value, field="amount")
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise DomainError("amount", _("at most two decimals (fen)"))
@@ -57,7 +58,7 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
     require(actor, "payments.collect_payment")
     if channel not in CHANNEL_CODES:
         raise DomainError("channel", _("unknown channel %(channel)s"), channel=channel)
-    value = _amount(amount)
+    value = payment_amount(amount)
     ref = (external_ref or "").strip() or uuid.uuid4().hex
     if len(ref) > 64:
         raise DomainError("external_ref", _("at most 64 characters"))
@@ -159,7 +160,7 @@ def deposit_record(*, actor: Any, node_id: int, business_date: date, amount: Any
     """Record a unit's cash paid into the bank for a day (解款单); one slip number once per company."""
     require(actor, "payments.view_settlement")
     node = org_selectors.org_node_get(actor=actor, node_id=node_id)
-    value = _amount(amount)
+    value = payment_amount(amount)
     ref = bank_ref.strip()
     if not ref:
         raise DomainError("bank_ref", _("give the deposit slip number"))
