@@ -251,3 +251,5 @@ UCIS_WECHAT_PLATFORM_KEYS = os.environ.get("UCIS_WECHAT_PLATFORM_KEYS", "")  # S
 UCIS_ALIPAY_APP_ID = os.environ.get("UCIS_ALIPAY_APP_ID", "")
 UCIS_ALIPAY_SELLER_ID = os.environ.get("UCIS_ALIPAY_SELLER_ID", "")
 UCIS_ALIPAY_PUBLIC_KEY = os.environ.get("UCIS_ALIPAY_PUBLIC_KEY", "")  # a file with Alipay's public key
+# Prepaid IC cards: the secret each company's card key is derived from (HMAC with the company code).
+UCIS_CARD_KEY = os.environ.get("UCIS_CARD_KEY") or _derive_from_secret_key(b"ucis card key v1")

@@ -18,3 +18,4 @@ UCIS_FIELD_KEYS = [key.strip() for key in os.environ["UCIS_FIELD_KEYS"].split(",
 UCIS_HASH_KEY = os.environ["UCIS_HASH_KEY"]
 # Production never plays the payment platforms itself.
 UCIS_PAYMENT_SANDBOX = False
+UCIS_CARD_KEY = os.environ["UCIS_CARD_KEY"]

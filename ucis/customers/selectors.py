@@ -525,3 +525,9 @@ def account_ids_by_number(*, account_numbers: Iterable[str]) -> dict[str, tuple[
     rows = Account.objects.filter(account_no__in=list(account_numbers)).values_list("account_no", "pk", "company_id",
                                                                                     "node_id")
     return {no: (pk, company, node) for no, pk, company, node in rows}
+
+
+def meter_by_serial(*, actor: Any, serial: str) -> Meter:
+    """A meter by serial the actor may see (company-wide for counter staff), else 404."""
+    found = Meter.objects.filter(serial=serial.strip().upper()).values_list("pk", flat=True).first()
+    return meter_get(actor=actor, meter_id=found if found is not None else 0)

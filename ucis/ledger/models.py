@@ -69,7 +69,7 @@ class LedgerPeriod(models.Model):
 
 ENTRY_KINDS = [("bill", _("Bill")), ("payment", _("Payment")), ("credit", _("Credit applied")),
                ("adjustment", _("Adjustment")), ("late_fee", _("Late fee")), ("write_off", _("Write-off")),
-               ("refund", _("Refund")), ("reversal", _("Reversal"))]
+               ("refund", _("Refund")), ("reversal", _("Reversal")), ("prepaid", _("Prepaid sale"))]
 
 PROTECT_POSTED = pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
 

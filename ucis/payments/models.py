@@ -200,3 +200,68 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at} {self.channel} {self.code}"
+
+
+CARD_STATUS = [("active", _("In use")), ("replaced", _("Replaced")), ("lost", _("Lost"))]
+
+
+class PrepaidCard(models.Model):
+    """An IC card of a prepaid meter (IC卡表), issued to the account paying for the meter."""
+
+    tenancy_node_field = "account__node"
+
+    card_no = models.CharField(_("card number"), max_length=16, unique=True)
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    meter = models.ForeignKey("customers.Meter", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=CARD_STATUS, default="active")
+    replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by")
+    issued_at = models.DateTimeField(_("issued at"), db_default=Now())
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("prepaid card")
+        verbose_name_plural = _("prepaid cards")
+        constraints = [models.UniqueConstraint(fields=["meter"], condition=Q(status="active"),
+                                               name="prepaidcard_one_active_per_meter")]
+
+    def __str__(self) -> str:
+        return self.card_no
+
+
+PURCHASE_STATUS = [("pending", _("Paid, card not yet written")), ("written", _("Written to the card"))]
+
+
+class CardPurchase(models.Model):
+    """The purchase journal of prepaid meters (购气/购水记录): money in, volume by the tariff, and
+    whether the card carries it yet. ``(meter, sequence)`` is unique: the meter loads a sequence once."""
+
+    tenancy_node_field = "node"
+
+    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    meter = models.ForeignKey("customers.Meter", on_delete=models.PROTECT, related_name="+")
+    card = models.ForeignKey(PrepaidCard, on_delete=models.PROTECT, related_name="purchases")
+    sequence = models.PositiveIntegerField(_("purchase number"))
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    volume = models.DecimalField(_("volume"), max_digits=14, decimal_places=2)
+    lines = models.JSONField(_("priced as"), default=list)
+    status = models.CharField(_("status"), max_length=8, choices=PURCHASE_STATUS, default="pending")
+    write_attempts = models.PositiveSmallIntegerField(_("write attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=200, blank=True, default="")
+    written_at = models.DateTimeField(_("written at"), null=True, blank=True)
+    created_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created at"), db_default=Now())
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("card purchase")
+        verbose_name_plural = _("card purchases")
+        constraints = [models.UniqueConstraint(fields=["meter", "sequence"], name="cardpurchase_sequence_once"),
+                       models.CheckConstraint(condition=Q(volume__gt=0), name="cardpurchase_volume_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id}#{self.sequence} {self.volume}"

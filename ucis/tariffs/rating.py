@@ -30,7 +30,7 @@ segments add up to the total exactly). Period and month bounds of a segment shri
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -567,3 +567,33 @@ def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLine
             others[i] = rate([version], accounts[i])
         return BatchLines(**merged), others
     return BatchLines(**{k: (np.concatenate(v) if v else np.array([], dtype=np.int64)) for k, v in cols.items()}), others
+
+
+def volume_for_amount(versions: Sequence[Version], account: Account, amount: Decimal) -> tuple[Decimal, list[Line]]:
+    """The most volume ``amount`` buys (prepaid meters, 购气/购水): the largest usage, in 0.01 units,
+    whose lines add up to at most ``amount`` for ``account`` (its period, year-to-date and residents
+    as given; its usage is ignored). Rating is monotone in usage, so halving the interval finds it."""
+    _exact("amount", amount, Decimal("0.01"))
+    if amount <= 0:
+        raise DomainError("amount", _("the amount must be more than zero"))
+
+    def cost(hundredths: int) -> tuple[Decimal, list[Line]]:
+        usage = {"total": Decimal(hundredths) / 100}
+        lines = rate(versions, replace(account, usage=usage, usage_at={}))
+        return sum((ln.amount for ln in lines), Decimal("0.00")), lines
+
+    lo, hi = 0, 100
+    while cost(hi)[0] <= amount:
+        lo, hi = hi, hi * 2
+        if hi > 10 ** 12:
+            raise DomainError("amount", _("the tariff charges nothing for volume; it cannot be sold by amount"))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if cost(mid)[0] <= amount:
+            lo = mid
+        else:
+            hi = mid
+    total, lines = cost(lo)
+    if lo == 0 or total > amount:
+        raise DomainError("amount", _("%(amount)s does not buy any volume"), amount=str(amount))
+    return Decimal(lo) / 100, lines

@@ -215,3 +215,22 @@ def test_more_usage_never_costs_less(case, extra):
         more = Account(account.period_from, account.period_to, {"total": account.usage["total"] + extra},
                        residents=account.residents, year_to_date=account.year_to_date, meters=account.meters)
         assert rating.total(rating.rate([v], more)) >= rating.total(rating.rate([v], account))
+
+
+@settings(max_examples=60, deadline=None)
+@given(amount=st.integers(min_value=1, max_value=2_000_000).map(lambda f: D(f) / 100),
+       ytd=st.integers(min_value=0, max_value=40_000).map(lambda h: D(h) / 100))
+def test_volume_for_amount_buys_the_most_the_amount_pays_for(amount, ytd):
+    """Prepaid: what is sold costs at most the amount; 0.01 more would cost more than it."""
+    versions = [version(water(basis="year"),
+                        Charge("sewage", "污水处理费", (Block(None, D("0.95")),), receivable="ON_BEHALF:SEWAGE"))]
+    template = Account(date(2026, 5, 1), date(2026, 5, 2), {"total": D(0)}, year_to_date=ytd)
+    try:
+        volume, lines = rating.volume_for_amount(versions, template, amount)
+    except DomainError:
+        assert amount < D("0.06")  # not even 0.01 m³ (0.03 in the first block, 0.06 in the last)
+        return
+    cost = sum((ln.amount for ln in lines), D("0.00"))
+    more = rating.rate(versions, Account(date(2026, 5, 1), date(2026, 5, 2), {"total": volume + D("0.01")},
+                                         year_to_date=ytd))
+    assert cost <= amount < sum((ln.amount for ln in more), D("0.00"))
