@@ -446,10 +446,11 @@ def bill_run_approve(*, actor: Any, run_id: Any) -> BillRun:
     return run
 
 
-def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
+def bill_run_issue(*, actor: Any, run_id: Any, issued_on: date | None = None) -> BillRun:
     """Issue an approved run: its bills become due and are posted as receivables in the ledger
     (one balanced entry per bill, set-based), credit customers hold pays them at once, and the due
-    date is today plus ``UCIS_BILL_DUE_DAYS``."""
+    date is the issue day plus ``UCIS_BILL_DUE_DAYS``. ``issued_on`` dates the issue in the past
+    (loading a legacy system's history); the ledger refuses a day in a closed period."""
     require(actor, "billing.issue_billrun")
     with transaction.atomic(), audit_context(actor=actor, reason="issue bill run", source="billing"):
         run = access_by_id(BillRun.objects.select_for_update(), actor, run_id)
@@ -457,7 +458,9 @@ def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
             raise Conflict("status", _("only an approved run can be issued; this one is %(status)s"),
                            status=run.status)
         now = timezone.now()
-        today = timezone.localdate()
+        today = issued_on or timezone.localdate()
+        if today > timezone.localdate():
+            raise DomainError("issued_on", _("a run cannot be issued in the future"))
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bill_postings")
             cursor.execute(

@@ -531,3 +531,9 @@ def meter_by_serial(*, actor: Any, serial: str) -> Meter:
     """A meter by serial the actor may see (company-wide for counter staff), else 404."""
     found = Meter.objects.filter(serial=serial.strip().upper()).values_list("pk", flat=True).first()
     return meter_get(actor=actor, meter_id=found if found is not None else 0)
+
+
+def account_labels(*, account_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Account id → (account number, customer name)."""
+    return {pk: (no, name) for pk, no, name in
+            Account.objects.filter(pk__in=list(account_ids)).values_list("pk", "account_no", "customer__name")}

@@ -60,9 +60,9 @@ def demo_tariffs_load(*, today: date) -> int:
     return count
 
 
-def demo_bill_cycle(*, period: date, progress: Any = None) -> list[dict[str, Any]]:
+def demo_bill_cycle(*, period: date, progress: Any = None, issued_on: date | None = None) -> list[dict[str, Any]]:
     """Bill ``period`` for every company: start, calculate, approve (by the company's billing
-    approver, not the system that calculated) and issue."""
+    approver, not the system that calculated) and issue (on ``issued_on``, default today)."""
     results = []
     for code, commodity, prefix in COMPANIES:
         username = f"{prefix}.hq.billing-approver1"
@@ -78,6 +78,6 @@ def demo_bill_cycle(*, period: date, progress: Any = None) -> list[dict[str, Any
             actor=SYSTEM, run_id=run.pk,
             progress=(lambda d, t, code=code: progress(f"bills {code}", d, t)) if progress else None)
         billing_services.bill_run_approve(actor=approver or SYSTEM, run_id=run.pk)
-        billing_services.bill_run_issue(actor=approver or SYSTEM, run_id=run.pk)
+        billing_services.bill_run_issue(actor=approver or SYSTEM, run_id=run.pk, issued_on=issued_on)
         results.append({"company": code, "run": run.pk, "routes": len(ready), **done})
     return results

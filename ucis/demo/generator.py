@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ucis.customers import services as customer_services
-from ucis.demo import billingdemo
+from ucis.demo import billingdemo, paymentsdemo
 from ucis.demo.cityplan import plan_city
 from ucis.demo.readplan import SOURCES, MeterTable, plan_reads
 from ucis.demo.registryplan import plan_registry
@@ -111,8 +111,12 @@ def _bills_load(*, today: date, progress: Any = None) -> dict[str, Any]:
     """Last month billed, approved and issued for every route the review queue has released."""
     started = time.perf_counter()
     period = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    runs = billingdemo.demo_bill_cycle(period=period, progress=progress)
-    return {"bills": sum(r["billed"] for r in runs),
+    before = (period - timedelta(days=1)).replace(day=1)
+    # The month before last was issued a month ago (now overdue), last month today.
+    runs = billingdemo.demo_bill_cycle(period=before, progress=progress, issued_on=period)
+    runs += billingdemo.demo_bill_cycle(period=period, progress=progress)
+    money = paymentsdemo.demo_payments(today=today)
+    return {**{f"payments_{k}": v for k, v in money.items()}, "bills": sum(r["billed"] for r in runs),
             "bill_exceptions": sum(r["exception"] for r in runs), "bills_period": f"{period:%Y-%m}",
             "bills_s": round(time.perf_counter() - started, 2)}
 

@@ -192,3 +192,8 @@ def account_corrections(*, actor: Any, account_id: int) -> list[CorrectionOrder]
     account = customer_selectors.account_get(actor=actor, account_id=account_id)
     return list(CorrectionOrder.objects.filter(account_id=account.pk)
                 .select_related("requested_by", "decided_by").order_by("-requested_at")[:50])
+
+
+def entry_of_account(*, account_id: int, kind: str) -> JournalEntry | None:
+    """The latest entry of ``kind`` touching the account (no tenancy: for jobs and the demo)."""
+    return JournalEntry.objects.filter(kind=kind, lines__account_id=account_id).order_by("-id").first()
