@@ -14,14 +14,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ucis.kernel.errors import Conflict, DomainError, FieldProblem, reason_required
 from ucis.kernel.errors import gettext_noop as _
 from ucis.kernel.periods import month_start
 from ucis.ledger import chart
-from ucis.ledger.models import JournalEntry, JournalLine, LedgerPeriod
+from ucis.ledger.models import JournalEntry, LedgerPeriod
 from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
 from ucis.platform.bulk import copy_rows
@@ -45,13 +45,20 @@ def ledger_account_ids(*, company_id: int, codes: Iterable[str]) -> dict[str, in
     kinds = {code: chart.account_of(code) for code in wanted}
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO ledger_ledgeraccount (company_id, code, kind, receivable) "
+            "WITH ins AS (INSERT INTO ledger_ledgeraccount (company_id, code, kind, receivable) "
             "SELECT %s, c.code, c.kind, c.receivable FROM unnest(%s::text[], %s::text[], %s::bool[]) "
-            "AS c(code, kind, receivable) ON CONFLICT (company_id, code) DO NOTHING",
-            [company_id, wanted, [kinds[c].kind for c in wanted], [kinds[c].receivable for c in wanted]])
-        cursor.execute("SELECT code, id FROM ledger_ledgeraccount WHERE company_id = %s AND code = ANY(%s)",
-                       [company_id, wanted])
-        return dict(cursor.fetchall())
+            "AS c(code, kind, receivable) ON CONFLICT (company_id, code) DO NOTHING RETURNING code, id) "
+            "SELECT code, id FROM ins UNION ALL "
+            "SELECT code, id FROM ledger_ledgeraccount WHERE company_id = %s AND code = ANY(%s)",
+            [company_id, wanted, [kinds[c].kind for c in wanted], [kinds[c].receivable for c in wanted],
+             company_id, wanted])
+        found = dict(cursor.fetchall())
+        if len(found) < len(wanted):
+            # Another transaction created one meanwhile: our statement's snapshot predates it.
+            cursor.execute("SELECT code, id FROM ledger_ledgeraccount WHERE company_id = %s AND code = ANY(%s)",
+                           [company_id, wanted])
+            found = dict(cursor.fetchall())
+        return found
 
 
 def _closed(company_id: int, effective_date: date) -> bool:
@@ -91,31 +98,39 @@ def journal_post(*, actor: Any, company_id: int, node_id: int, kind: str, effect
                  source_id: int | None = None, memo: str = "", reverses_id: int | None = None) -> JournalEntry:
     """Post one balanced entry; with ``idempotency_key`` a repeat returns the first entry unchanged."""
     _check_lines(lines)
-    with transaction.atomic(), audit_context(actor=actor, reason=memo or kind, source="ledger"):
-        if idempotency_key:
-            existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
+    # No audit context: an entry carries its own provenance (created_by, posted_at, source, memo)
+    # and is never changed; the database refuses UPDATE and DELETE.
+    with transaction.atomic():
         if _closed(company_id, effective_date):
             raise Conflict("effective_date", _("the period %(period)s is closed; post into an open period"),
                            period=f"{effective_date:%Y-%m}")
         ids = ledger_account_ids(company_id=company_id, codes=[p.ledger_account for p in lines])
-        try:
-            with transaction.atomic():
-                entry = JournalEntry.objects.create(
-                    company_id=company_id, node_id=node_id, kind=kind, effective_date=effective_date,
-                    line_count=len(lines), idempotency_key=idempotency_key or None, source_type=source_type,
-                    source_id=source_id, memo=memo[:200], reverses_id=reverses_id, created_by=acting_user(actor))
-                JournalLine.objects.bulk_create([
-                    JournalLine(entry=entry, seq=i, ledger_account_id=ids[p.ledger_account], account_id=p.account_id,
-                                bill_id=p.bill_id, amount=p.amount) for i, p in enumerate(lines, start=1)])
-        except IntegrityError as exc:
-            # Lost a race on the same key: the other transaction's entry is the outcome.
-            if idempotency_key and "journalentry_idempotency_unique" in str(exc):
+        with connection.cursor() as cursor:
+            if reverses_id is not None:
+                cursor.execute("SELECT 1 FROM ledger_journalentry WHERE reverses_id = %s", [reverses_id])
+                if cursor.fetchone():
+                    raise Conflict("entry", _("this entry has already been reversed"))
+            cursor.execute(
+                """INSERT INTO ledger_journalentry (company_id, node_id, kind, effective_date, posted_at, line_count,
+                                                    idempotency_key, source_type, source_id, memo, reverses_id,
+                                                    created_by_id)
+                   VALUES (%s, %s, %s, %s, now(), %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
+                [company_id, node_id, kind, effective_date, len(lines), idempotency_key or None, source_type,
+                 source_id, memo[:200], reverses_id, getattr(acting_user(actor), "pk", None)])
+            row = cursor.fetchone()
+            if row is None:  # the key was posted before: the first entry is the outcome
                 return JournalEntry.objects.get(idempotency_key=idempotency_key)
-            if "journalentry_reverses" in str(exc) or "reverses_id" in str(exc):
-                raise Conflict("entry", _("this entry has already been reversed")) from exc
-            raise
+            cursor.execute(
+                "INSERT INTO ledger_journalline (entry_id, seq, ledger_account_id, account_id, bill_id, amount) "
+                "SELECT %s, s, a, c, b, m FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::bigint[], "
+                "%s::numeric[]) AS t(s, a, c, b, m)",
+                [row[0], list(range(1, len(lines) + 1)), [ids[p.ledger_account] for p in lines],
+                 [p.account_id for p in lines], [p.bill_id for p in lines], [p.amount for p in lines]])
+    entry = JournalEntry(id=row[0], company_id=company_id, node_id=node_id, kind=kind, effective_date=effective_date,
+                         line_count=len(lines), idempotency_key=idempotency_key or None, source_type=source_type,
+                         source_id=source_id, memo=memo[:200], reverses_id=reverses_id)
+    entry._state.adding = False
     return entry
 
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ucis.customers import selectors as customer_selectors
@@ -65,30 +65,35 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
     account = customer_selectors.account_get(actor=actor, account_id=account_id)
     chosen = [(int(b), to_decimal(a, field=f"allocations[{i}].amount")) for i, (b, a) in enumerate(bills or [])]
     day = business_date or timezone.localdate()
-    with transaction.atomic(), audit_context(actor=actor, reason=f"payment {channel}", source="payments"):
+    clerk = acting_user(actor)
+    collecting_node = node_id or (None if is_system(actor) else getattr(actor, "node_id", None)) or account.node_id
+    received = received_at or timezone.now()
+    # No audit context here: a payment row carries its own provenance (collected_by, received_at,
+    # channel and reference) and is never updated except by a reversal, which is audited.
+    with transaction.atomic():
         customer_selectors.accounts_lock(account_ids=[account.pk])
         with connection.cursor() as cursor:
-            if acting_user(actor) is not None:
-                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)",
-                               [_SHIFT_LOCK, int(actor.pk) & 0x7FFFFFFF])
-        existing = Payment.objects.filter(channel=channel, external_ref=ref).first()
-        if existing is not None:
-            return _repeat(existing, account.pk, value)
-        clerk = acting_user(actor)
-        if clerk is not None and ShiftClose.objects.filter(clerk=clerk, business_date=day).exists():
-            raise Conflict("business_date", _("your shift of %(day)s is closed; payments go to the next day"),
-                           day=day.isoformat())
-        collecting_node = node_id or (None if is_system(actor) else getattr(actor, "node_id", None)) or account.node_id
-        try:
-            with transaction.atomic():
-                payment = Payment.objects.create(
-                    company_id=account.company_id, node_id=collecting_node, account_id=account.pk, channel=channel,
-                    external_ref=ref, amount=value, business_date=day, received_at=received_at or timezone.now(),
-                    collected_by=acting_user(actor), payer_name=payer_name[:60], memo=memo[:200])
-        except IntegrityError as exc:
-            if "payment_once_per_external_ref" not in str(exc):
-                raise
+            if clerk is not None:
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s), EXISTS (SELECT 1 FROM payments_shiftclose "
+                               "WHERE clerk_id = %s AND business_date = %s)",
+                               [_SHIFT_LOCK, int(clerk.pk) & 0x7FFFFFFF, clerk.pk, day])
+                if cursor.fetchone()[1]:
+                    raise Conflict("business_date", _("your shift of %(day)s is closed; payments go to the next day"),
+                                   day=day.isoformat())
+            cursor.execute(
+                """INSERT INTO payments_payment (company_id, node_id, account_id, channel, external_ref, amount,
+                                                 received_at, business_date, collected_by_id, payer_name, memo, status)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'posted')
+                   ON CONFLICT (channel, external_ref) DO NOTHING RETURNING id""",
+                [account.company_id, collecting_node, account.pk, channel, ref, value, received, day,
+                 getattr(clerk, "pk", None), payer_name[:60], memo[:200]])
+            row = cursor.fetchone()
+        if row is None:  # posted before (or a concurrent twin won): the first outcome stands
             return _repeat(Payment.objects.get(channel=channel, external_ref=ref), account.pk, value)
+        payment = Payment(id=row[0], company_id=account.company_id, node_id=collecting_node, account_id=account.pk,
+                          channel=channel, external_ref=ref, amount=value, received_at=received, business_date=day,
+                          collected_by=clerk, payer_name=payer_name[:60], memo=memo[:200], status="posted")
+        payment._state.adding = False
         items = ledger_selectors.open_items(account_id=account.pk, company_id=account.company_id)
         result = (allocation.allocate_to_bills(value, items, chosen) if chosen
                   else allocation.allocate_oldest_first(value, items))
