@@ -28,13 +28,13 @@ import segno
 from django.core.exceptions import ImproperlyConfigured
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy
 
 from ucis.billing import printing, selectors
 from ucis.billing.models import Bill, BillRunItem
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
-from ucis.kernel.errors import gettext_noop as _noop
+from ucis.kernel.errors import gettext_noop as _
 from ucis.metering import selectors as metering_selectors
 from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
@@ -46,8 +46,9 @@ NOTICE_LANGUAGE = "zh-hans"  # printed for the customers: always in Chinese, wha
 FONT_FAMILIES = ("Noto Sans CJK SC", "Noto Serif CJK SC")  # named in billing/notices/_style.css
 HOME_COLLECTION_CATEGORY = "disabled"
 
-TITLES = {"water": _("Water bill payment notice"), "electricity": _("Electricity bill payment notice"),
-          "gas": _("Gas bill payment notice")}
+TITLES = {"water": gettext_lazy("Water bill payment notice"),
+          "electricity": gettext_lazy("Electricity bill payment notice"),
+          "gas": gettext_lazy("Gas bill payment notice")}
 UNITS = {"water": "m³", "electricity": "kWh", "gas": "m³"}
 
 
@@ -134,8 +135,7 @@ def _money(amount: Decimal) -> str:
 
 def _number(value: Decimal) -> str:
     """A quantity or reading without trailing zeros (8.0000 → 8, 12.5000 → 12.5)."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _price(value: Decimal | None) -> str:
@@ -158,6 +158,15 @@ def _fonts_installed() -> bool:
     return any(family in found for family in FONT_FAMILIES)
 
 
+def _in_chinese(render: Any) -> Any:
+    """Notices are printed for customers: always in Chinese, whatever the staff member's language."""
+    @functools.wraps(render)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with translation.override(NOTICE_LANGUAGE):
+            return render(*args, **kwargs)
+    return wrapper
+
+
 def _pdf(template: str, context: dict[str, Any]) -> bytes:
     if not _fonts_installed():
         raise ImproperlyConfigured("no Chinese font for printed notices: install the Debian package fonts-noto-cjk "
@@ -165,8 +174,7 @@ def _pdf(template: str, context: dict[str, Any]) -> bytes:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    with translation.override(NOTICE_LANGUAGE):
-        html = render_to_string(template, context)
+    html = render_to_string(template, context)
     # Only inline data: resources (the QR codes): a notice never fetches anything from a network or a file.
     fetcher = URLFetcher(allowed_protocols=["data"])
     pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf()
@@ -204,15 +212,25 @@ def _addressees(*, actor: Any, account_ids: Sequence[int], company_id: int, comm
 # --- payment notices (缴款单) ------------------------------------------------------------------------------------
 
 
-def _line(ln: Any) -> NoticeLine:
+def _line(ln: Any, *, laddered: bool) -> NoticeLine:
+    """A bill line as printed: reductions (negative amounts, free volume) with their explanation,
+    the blocks of a charge billed in several ladder blocks (阶梯) named."""
     reduction = ln.amount < 0 or (ln.price is not None and ln.price == 0)
     note = ""
     if reduction:
         note = selectors.explanation_text(ln.explanation)
-    elif ln.block:
-        note = str(_("block %(block)s") % {"block": ln.block})
+    elif laddered and ln.block:
+        note = str(gettext_lazy("block %(block)s") % {"block": ln.block})
     return NoticeLine(label=ln.label, quantity=_number(ln.quantity), price=_price(ln.price),
                       amount=_money(ln.amount), note=note, reduction=reduction)
+
+
+def _lines(bill: Bill) -> list[NoticeLine]:
+    lines = sorted(bill.lines.all(), key=lambda ln: ln.seq)
+    blocks: dict[str, set[int]] = {}
+    for ln in lines:
+        blocks.setdefault(ln.code, set()).add(ln.block)
+    return [_line(ln, laddered=len(blocks[ln.code]) > 1) for ln in lines]
 
 
 def bill_notice_routes(*, actor: Any, run_id: Any) -> list[dict[str, Any]]:
@@ -232,7 +250,7 @@ def bill_notices(*, actor: Any, run_id: Any, route_id: Any) -> dict[str, Any]:
     run = selectors.run_get(actor=actor, run_id=run_id)
     route = metering_selectors.route_get(actor=actor, route_id=route_id)
     if run.status != "issued":
-        raise Conflict("status", _noop("notices are printed for an issued run; run %(run)s is %(status)s"),
+        raise Conflict("status", _("notices are printed for an issued run; run %(run)s is %(status)s"),
                        run=run.pk, status=run.status)
     account_ids = list(BillRunItem.objects.filter(run=run, route_id=route.pk, status="billed")
                        .values_list("account_id", flat=True))
@@ -240,7 +258,7 @@ def bill_notices(*, actor: Any, run_id: Any, route_id: Any) -> dict[str, Any]:
              .filter(run=run, account_id__in=account_ids).exclude(status="cancelled")
              .select_related("node").prefetch_related("lines")}
     if not bills:
-        raise DomainError("route_id", _noop("run %(run)s has no bills on route %(route)s"), run=run.pk,
+        raise DomainError("route_id", _("run %(run)s has no bills on route %(route)s"), run=run.pk,
                           route=route.code)
     period_end = (run.period + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     people, points = _addressees(actor=actor, account_ids=list(bills), company_id=run.company_id,
@@ -258,7 +276,7 @@ def bill_notices(*, actor: Any, run_id: Any, route_id: Any) -> dict[str, Any]:
         reference = printing.payment_reference(person.account_no, bill.period)
         notices.append({
             "bill": bill, "person": person, "reads": account_reads,
-            "lines": [_line(ln) for ln in sorted(bill.lines.all(), key=lambda ln: ln.seq)],
+            "lines": _lines(bill),
             "total": _money(bill.total), "total_in_words": printing.yuan_in_words(bill.total),
             "usage": _number(bill.usage), "period_last_day": bill.period_to - timedelta(days=1),
             "due_date": getattr(bill, "due_date", None), "reference": reference,
@@ -280,6 +298,7 @@ def _safe(text: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text)
 
 
+@_in_chinese
 def bill_notices_render(*, actor: Any, run_id: Any, route_id: Any) -> bytes:
     """The payment notices (缴款单) of one route of an issued run as one PDF: one A4 page per bill,
     in walking order along the route. Another company's run or route is a 404."""
@@ -294,7 +313,7 @@ def _arrears_page(*, actor: Any, company_id: Any, as_of: date, rows: Sequence[Ar
     require(actor, "billing.view_bill")
     company = org_selectors.org_node_get(actor=actor, node_id=company_id)
     if company.kind != "company":
-        raise DomainError("company_id", _noop("notices are printed for a company"))
+        raise DomainError("company_id", _("notices are printed for a company"))
     route = metering_selectors.route_get(actor=actor, route_id=route_id) if route_id is not None else None
     commodity = route.commodity if route is not None else (list(company.commodities) or ["water"])[0]
     by_account = {row.account_id: row for row in rows if row.amount_due > 0}
@@ -304,6 +323,7 @@ def _arrears_page(*, actor: Any, company_id: Any, as_of: date, rows: Sequence[Ar
             "people": people, "arrears": by_account, "printed_on": timezone.localdate()}
 
 
+@_in_chinese
 def dunning_notices_from_rows(*, actor: Any, company_id: Any, as_of: date, rows: Sequence[Arrears],
                               route_id: Any = None) -> bytes:
     """Dunning notices (催缴单) for the given arrears as one PDF: one A4 page per account with
@@ -321,10 +341,11 @@ def dunning_notices_from_rows(*, actor: Any, company_id: Any, as_of: date, rows:
             "qr": _qr_svg(printing.qr_payload(company_code=page["company"].code, reference=person.account_no,
                                               amount=row.amount_due))})
     if not notices:
-        raise DomainError("route_id" if route_id is not None else "company_id", _noop("there are no arrears to print"))
+        raise DomainError("route_id" if route_id is not None else "company_id", _("there are no arrears to print"))
     return _pdf("billing/notices/dunning_notices.html", {**page, "notices": notices})
 
 
+@_in_chinese
 def home_collection_list_from_rows(*, actor: Any, company_id: Any, as_of: date, rows: Sequence[Arrears],
                                    route_id: Any = None) -> bytes:
     """The home-collection list (上门收费清单) as one PDF: the customers holding the disabled

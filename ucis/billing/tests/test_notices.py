@@ -19,11 +19,13 @@ from ucis.billing.models import Bill, BillRun
 from ucis.customers import services as customer_services
 from ucis.kernel.errors import Conflict, DomainError
 from ucis.metering import services as metering_services
+from ucis.metering.reads import ReadInput, meter_reads_record
 from ucis.platform.tenancy import SYSTEM
 from ucis.tariffs import services as tariff_services
 from ucis.tariffs.services import DiscountInput
 
-from .test_screens_api import month  # noqa: F401 - the fixture: three households read for 2025-02
+from .conftest import make_site
+from .test_bill_run import TARIFF, TODAY
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +53,19 @@ def flat(text: str) -> str:
 
 
 @pytest.fixture
-def issued(org, month):  # noqa: F811 - the fixture imported above
+def month(org):
+    """Three households on one route, read for 2025-02 (8, 15 and 25.004 m³)."""
+    site = make_site(org)
+    tariff_services.tariff_import(actor=SYSTEM, text=TARIFF, reason="price book")
+    metering_services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2025-02")
+    meter_reads_record(actor=SYSTEM, source="hand", today=TODAY, reads=[
+        ReadInput("WM00000", date(2025, 2, 10), "8"), ReadInput("WM00001", date(2025, 2, 10), "15"),
+        ReadInput("WM00002", date(2025, 2, 10), "25.004")])
+    return site
+
+
+@pytest.fixture
+def issued(org, month):
     tariff_services.discount_create(actor=SYSTEM, data=DiscountInput(
         code="SALT", label="咸潮优惠", company="TW", commodity="water", of=("water",), active_from=date(2025, 1, 1),
         active_to=None, percent=Decimal("10"), message="咸潮期间水费九折"), reason="policy",
