@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "ucis.metering",
     "ucis.tariffs",
     "ucis.billing",
+    "ucis.ledger",
+    "ucis.payments",
     "ucis.demo",
 ]
 
@@ -230,3 +232,6 @@ def _derive_from_secret_key(label: bytes) -> str:
 # and UCIS_HASH_KEY (config.settings.prod requires them).
 UCIS_FIELD_KEYS = env_list("UCIS_FIELD_KEYS", "") or [_derive_from_secret_key(b"ucis field encryption key v1")]
 UCIS_HASH_KEY = os.environ.get("UCIS_HASH_KEY") or _derive_from_secret_key(b"ucis keyed hash key v1")
+
+# Billing and the receivables ledger (BIL-1, BIL-3): days from issuing a bill to its due date.
+UCIS_BILL_DUE_DAYS = int(os.environ.get("UCIS_BILL_DUE_DAYS", "15"))

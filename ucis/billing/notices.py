@@ -35,6 +35,7 @@ from ucis.billing.models import Bill, BillRunItem
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
 from ucis.kernel.errors import gettext_noop as _
+from ucis.ledger import selectors as ledger_selectors
 from ucis.metering import selectors as metering_selectors
 from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
@@ -367,3 +368,30 @@ def home_collection_list_from_rows(*, actor: Any, company_id: Any, as_of: date, 
     return _pdf("billing/notices/home_collection.html", {
         **page, "entries": entries, "totals": {k: _money(v) for k, v in totals.items()},
         "total_in_words": printing.yuan_in_words(totals["due"])})
+
+
+# --- from the receivables ledger ------------------------------------------------------------------------------
+
+
+def _ledger_arrears(*, actor: Any, company_id: Any, as_of: date, route_id: Any) -> list[Arrears]:
+    require(actor, "ledger.view_journalentry")
+    org_selectors.org_node_get(actor=actor, node_id=company_id)  # another company's: 404 before anything is read
+    if route_id is not None:
+        metering_selectors.route_get(actor=actor, route_id=route_id)
+    return arrears_from_ledger(ledger_selectors.arrears_list(actor=actor, company_id=int(company_id), as_of=as_of,
+                                                             route_id=None if route_id is None else int(route_id)))
+
+
+def dunning_notices_render(*, actor: Any, company_id: Any, as_of: date, route_id: Any = None) -> bytes:
+    """Dunning notices (催缴单) for the accounts of a company (of one route, in walking order) with
+    bills past due and still open on ``as_of`` in the receivables ledger, as one PDF."""
+    rows = _ledger_arrears(actor=actor, company_id=company_id, as_of=as_of, route_id=route_id)
+    return dunning_notices_from_rows(actor=actor, company_id=company_id, as_of=as_of, rows=rows, route_id=route_id)
+
+
+def home_collection_list_render(*, actor: Any, company_id: Any, as_of: date, route_id: Any = None) -> bytes:
+    """The home-collection list (上门收费清单) of a company's (or a route's) disabled customers with
+    arrears on ``as_of`` in the receivables ledger, as one PDF."""
+    rows = _ledger_arrears(actor=actor, company_id=company_id, as_of=as_of, route_id=route_id)
+    return home_collection_list_from_rows(actor=actor, company_id=company_id, as_of=as_of, rows=rows,
+                                          route_id=route_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import connection
 from django.utils.translation import gettext
 
 from ucis.billing.models import EXCEPTION_REASONS, Bill, BillRun
@@ -79,3 +80,14 @@ def exception_text(reason: str) -> str:
         if found:
             return gettext(template) % found.groupdict() if found.groupdict() else gettext(template)
     return reason
+
+
+def bills_on_route(*, bill_ids: list[int], route_id: int) -> set[int]:
+    """Those of ``bill_ids`` whose account was billed on ``route_id`` (by its run's item)."""
+    if not bill_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT b.id FROM billing_bill b JOIN billing_billrunitem i
+                            ON i.run_id = b.run_id AND i.account_id = b.account_id
+                           WHERE b.id = ANY(%s) AND i.route_id = %s""", [bill_ids, route_id])
+        return {r for (r,) in cursor.fetchall()}

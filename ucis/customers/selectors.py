@@ -496,6 +496,11 @@ def account_numbers(*, account_ids: Iterable[int]) -> dict[int, str]:
     return dict(Account.objects.filter(pk__in=ids).values_list("id", "account_no"))
 
 
+def account_customer_types(*, account_ids: Iterable[int]) -> dict[int, str]:
+    """Account → its customer's type (the class late-fee rates and prices are set by)."""
+    return dict(Account.objects.filter(pk__in=list(account_ids)).values_list("pk", "customer__customer_type"))
+
+
 def notice_addressees(*, actor: Any, account_ids: Iterable[int], commodity: str, on: Any) -> dict[int, dict[str, Any]]:
     """For printed notices, per account the actor may see: account and customer numbers, the
     customer's name, the address to print (the account's billing address, else its billing

@@ -96,6 +96,8 @@ def test_a_routes_payment_notices_in_walking_order(org, month, issued):
         assert notices.printing.yuan_in_words(bill.total) in text
         assert "测试水务" in text and month.route.code in text
         assert notices.printing.payment_reference(account.account_no, bill.period) in text
+        # The due date the ledger set when the run was issued.
+        assert bill.due_date is not None and f"{bill.due_date.year}年{bill.due_date.month}月{bill.due_date.day}日" in text
     # 25 m³: three ladder blocks and the sewage line, each with quantity, price and amount.
     third = flat(pages[0])
     assert bills[month.accounts[2].pk].total == Decimal("98.75")
@@ -245,3 +247,43 @@ def test_ledger_rows_become_plain_rows():
     assert rows == [notices.Arrears(7, (notices.ArrearsBill(1, date(2025, 2, 1), Decimal("10.00"), Decimal("4.00"),
                                                               None),), Decimal("4.00"), Decimal("0.10"))]
     assert rows[0].amount_due == Decimal("4.10")
+
+
+@pytest.fixture
+def power_manager(org):
+    from conftest import PASSWORD
+    from ucis.org import services as org_services
+
+    return org_services.staff_create(actor=SYSTEM, username="manager.te", password=PASSWORD, node_id=org.power.pk,
+                                     roles=["manager"])
+
+
+def test_dunning_notices_and_home_collection_from_the_ledger(org, month, issued, power_manager):
+    from datetime import timedelta
+
+    from django.http import Http404
+
+    from ucis.payments import services as payments
+
+    due = Bill.objects.filter(run=issued).values_list("due_date", flat=True).first()
+    payments.payment_post(actor=SYSTEM, account_id=month.accounts[0].pk, amount="10.00", channel="counter")
+    customer_services.customer_category_add(actor=SYSTEM, customer_id=month.accounts[2].customer_id,
+                                            category="disabled", active_from=date(2024, 1, 1), note="残疾证")
+    as_of = due + timedelta(days=10)
+    # Before the due date nothing is in arrears.
+    with pytest.raises(DomainError, match="no arrears"):
+        notices.dunning_notices_render(actor=SYSTEM, company_id=org.water.pk, as_of=due, route_id=month.route.pk)
+    data = notices.dunning_notices_render(actor=SYSTEM, company_id=org.water.pk, as_of=as_of, route_id=month.route.pk)
+    pages = [flat(p) for p in pdf_pages(data)]
+    assert len(pages) == 3
+    assert "住户2" in pages[0] and "住户0" in pages[1] and "住户1" in pages[2]  # walking order
+    assert "13.60" in pages[1] and "壹拾叁元陆角整" in pages[1]  # 23.60 billed, 10.00 paid
+    assert "98.75" in pages[0] and "玖拾捌元柒角伍分" in pages[0]
+    listing = flat("".join(pdf_pages(notices.home_collection_list_render(
+        actor=SYSTEM, company_id=org.water.pk, as_of=as_of, route_id=month.route.pk))))
+    assert "住户2" in listing and "98.75" in listing and "住户0" not in listing and "住户1" not in listing
+    # Another company's manager (who may read arrears) finds no such company.
+    with pytest.raises(Http404):
+        notices.dunning_notices_render(actor=power_manager, company_id=org.water.pk, as_of=as_of)
+    with pytest.raises(Http404):
+        notices.home_collection_list_render(actor=power_manager, company_id=org.water.pk, as_of=as_of)
