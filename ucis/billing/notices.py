@@ -26,6 +26,7 @@ from typing import Any
 
 import segno
 from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
@@ -40,6 +41,7 @@ from ucis.metering import selectors as metering_selectors
 from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
 from ucis.platform.permissions import require
+from ucis.platform.tenancy import SYSTEM
 
 logger = logging.getLogger(__name__)
 
@@ -309,10 +311,22 @@ def bill_notices_render(*, actor: Any, run_id: Any, route_id: Any) -> bytes:
 # --- dunning notices (催缴单) and the home-collection list (上门收费清单) -------------------------------------
 
 
+def _company(actor: Any, company_id: Any) -> Any:
+    """The company whose arrears are printed: one the actor sees, or the company of the actor's own
+    unit (a branch prints its own customers' notices; what it sees of them stays its subtree)."""
+    try:
+        return org_selectors.org_node_get(actor=actor, node_id=company_id)
+    except Http404:
+        node = getattr(actor, "node", None)
+        if node is None or str(node.company_id) != str(company_id):
+            raise
+        return org_selectors.org_node_get(actor=SYSTEM, node_id=node.company_id)
+
+
 def _arrears_page(*, actor: Any, company_id: Any, as_of: date, rows: Sequence[Arrears],
                   route_id: Any = None) -> dict[str, Any]:
     require(actor, "billing.view_bill")
-    company = org_selectors.org_node_get(actor=actor, node_id=company_id)
+    company = _company(actor, company_id)
     if company.kind != "company":
         raise DomainError("company_id", _("notices are printed for a company"))
     route = metering_selectors.route_get(actor=actor, route_id=route_id) if route_id is not None else None
@@ -375,7 +389,7 @@ def home_collection_list_from_rows(*, actor: Any, company_id: Any, as_of: date, 
 
 def _ledger_arrears(*, actor: Any, company_id: Any, as_of: date, route_id: Any) -> list[Arrears]:
     require(actor, "ledger.view_journalentry")
-    org_selectors.org_node_get(actor=actor, node_id=company_id)  # another company's: 404 before anything is read
+    _company(actor, company_id)  # another company's: 404 before anything is read
     if route_id is not None:
         metering_selectors.route_get(actor=actor, route_id=route_id)
     return arrears_from_ledger(ledger_selectors.arrears_list(actor=actor, company_id=int(company_id), as_of=as_of,

@@ -258,7 +258,7 @@ def power_manager(org):
                                      roles=["manager"])
 
 
-def test_dunning_notices_and_home_collection_from_the_ledger(org, month, issued, power_manager):
+def test_dunning_notices_and_home_collection_from_the_ledger(org, month, issued, power_manager, login, tmp_path):
     from datetime import timedelta
 
     from django.http import Http404
@@ -287,3 +287,22 @@ def test_dunning_notices_and_home_collection_from_the_ledger(org, month, issued,
         notices.dunning_notices_render(actor=power_manager, company_id=org.water.pk, as_of=as_of)
     with pytest.raises(Http404):
         notices.home_collection_list_render(actor=power_manager, company_id=org.water.pk, as_of=as_of)
+    # The branch's manager prints them over the API; another company's manager gets a 404.
+    query = f"company_id={org.water.pk}&as_of={as_of.isoformat()}&route_id={month.route.pk}"
+    client = login(org.manager_b)
+    response = client.get(f"/api/v1/billing/notices/dunning?{query}")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert len(pdf_pages(response.content)) == 3
+    response = client.get(f"/api/v1/billing/notices/home-collection?{query}")
+    assert response.status_code == 200 and "住户2" in flat("".join(pdf_pages(response.content)))
+    other = login(power_manager)
+    assert other.get(f"/api/v1/billing/notices/dunning?{query}").status_code == 404
+    assert other.get(f"/api/v1/billing/notices/home-collection?{query}").status_code == 404
+    # And from the command line, one PDF per route named.
+    out = io.StringIO()
+    call_command("print_notices", "--dunning", "--home-collection", "--company", "TW", "--as-of", as_of.isoformat(),
+                 "--route", month.route.code, "--out", str(tmp_path), stdout=out)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    day = f"{as_of:%Y%m%d}"
+    assert names == [f"dunning-TW-{day}-{month.route.code}.pdf", f"home-collection-TW-{day}-{month.route.code}.pdf"]
+    assert len(pdf_pages((tmp_path / names[0]).read_bytes())) == 3
