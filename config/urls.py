@@ -31,6 +31,7 @@ urlpatterns = [
     path("tariffs/", include("ucis.tariffs.urls")),
     path("billing/", include("ucis.billing.urls")),
     path("payments/", include("ucis.payments.urls")),
+    path("ledger/", include("ucis.ledger.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -14,6 +14,8 @@ PURE_MODULES = [
     "ucis.metering.validation", "ucis.metering.estimation", "ucis.metering.apportion", "ucis.metering.mqtt_link",
     "ucis.tariffs.rating", "ucis.tariffs.latefees", "ucis.tariffs.definitions", "ucis.demo.readplan",
     "ucis.ledger.chart", "ucis.ledger.allocation",
+    "ucis.payments.notices", "ucis.payments.wechat", "ucis.payments.alipay", "ucis.payments.sandbox",
+    "ucis.payments.bankfile", "ucis.payments.carddevice",
     "ucis.billing.printing",
 ]
 

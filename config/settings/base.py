@@ -6,6 +6,7 @@ PostgreSQL (PyPI wheel) with its data under ``UCIS_DATA_DIR`` (default ``<projec
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -235,3 +236,18 @@ UCIS_HASH_KEY = os.environ.get("UCIS_HASH_KEY") or _derive_from_secret_key(b"uci
 
 # Billing and the receivables ledger (BIL-1, BIL-3): days from issuing a bill to its due date.
 UCIS_BILL_DUE_DAYS = int(os.environ.get("UCIS_BILL_DUE_DAYS", "15"))
+# Correction orders (BIL-2): the largest amount (yuan) each role may approve; None = no limit.
+UCIS_CORRECTION_LIMITS = {"billing_approver": "1000", "manager": "10000", "administrator": None}
+# Bank files: the merchant code a bank writes in a file's header → our company code (default: the
+# same code). JSON, e.g. {"4403000123": "LJW"}.
+UCIS_BANK_MERCHANTS = json.loads(os.environ.get("UCIS_BANK_MERCHANTS", "{}"))
+# Online payment channels (docs/payment-channels.md). In sandbox mode (the default outside
+# production) ucis plays WeChat Pay and Alipay itself with keys generated at start.
+UCIS_PAYMENT_SANDBOX = env_bool("UCIS_PAYMENT_SANDBOX", True)
+UCIS_WECHAT_MCHID = os.environ.get("UCIS_WECHAT_MCHID", "")
+UCIS_WECHAT_APPID = os.environ.get("UCIS_WECHAT_APPID", "")
+UCIS_WECHAT_API_V3_KEY = os.environ.get("UCIS_WECHAT_API_V3_KEY", "")
+UCIS_WECHAT_PLATFORM_KEYS = os.environ.get("UCIS_WECHAT_PLATFORM_KEYS", "")  # SERIAL=FILE,SERIAL=FILE
+UCIS_ALIPAY_APP_ID = os.environ.get("UCIS_ALIPAY_APP_ID", "")
+UCIS_ALIPAY_SELLER_ID = os.environ.get("UCIS_ALIPAY_SELLER_ID", "")
+UCIS_ALIPAY_PUBLIC_KEY = os.environ.get("UCIS_ALIPAY_PUBLIC_KEY", "")  # a file with Alipay's public key

@@ -16,3 +16,5 @@ STORAGES = {
 # Field encryption keys (ucis.platform.crypto): never derived from SECRET_KEY in production.
 UCIS_FIELD_KEYS = [key.strip() for key in os.environ["UCIS_FIELD_KEYS"].split(",") if key.strip()]
 UCIS_HASH_KEY = os.environ["UCIS_HASH_KEY"]
+# Production never plays the payment platforms itself.
+UCIS_PAYMENT_SANDBOX = False

@@ -91,3 +91,15 @@ def bills_on_route(*, bill_ids: list[int], route_id: int) -> set[int]:
                             ON i.run_id = b.run_id AND i.account_id = b.account_id
                            WHERE b.id = ANY(%s) AND i.route_id = %s""", [bill_ids, route_id])
         return {r for (r,) in cursor.fetchall()}
+
+
+def bill_get(*, actor: Any, bill_id: Any) -> Bill:
+    """A bill the actor may see (company-wide for staff who serve the whole company)."""
+    return access_by_id(Bill.objects.select_related("account", "run"), actor, bill_id,
+                        company_wide=actor.has_perm("customers.lookup_company"))
+
+
+def bill_priced_lines(*, bill_id: int) -> list[dict[str, Any]]:
+    """A bill's lines that have a unit price, in order: code, label, receivable, price, block."""
+    return list(Bill.objects.get(pk=bill_id).lines.filter(price__isnull=False).order_by("seq")
+                .values("code", "label", "receivable", "price", "block"))

@@ -475,3 +475,16 @@ def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
         run.status, run.issued_by, run.issued_at = "issued", acting_user(actor), now
         run.save(update_fields=["status", "issued_by", "issued_at"])
     return run
+
+
+def bill_cancel(*, actor: Any, bill_id: int, reason: str) -> Bill:
+    """Mark an issued bill cancelled (its ledger entries are reversed by the correction order that
+    calls this); the account can then be billed again for the period by a run over its route."""
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="billing"):
+        bill = Bill.objects.select_for_update().get(pk=bill_id)
+        if bill.status != "issued":
+            raise Conflict("bill", _("only an issued bill can be cancelled; this one is %(status)s"),
+                           status=bill.status)
+        bill.status = "cancelled"
+        bill.save(update_fields=["status"])
+    return bill

@@ -2,7 +2,8 @@
 applied to newly issued bills (预存抵扣). Both are set-based and idempotent per day / per run.
 
 Late fees: for each overdue bill still open (its receivables other than late fees), the fee the
-company's rule gives up to ``on`` on today's open amount, less what the bill was already charged —
+company's rule gives up to ``on`` on today's open amount, less what earlier accruals charged it (a
+fee waived or reversed by a correction order stays waived: it is not charged again) —
 so a daily job charges each day once, a missed day is caught up by the next run, a rerun charges
 nothing, and a partial payment slows the fee (never refunds it: that is a correction order). The
 rule's minimum (e.g. 1 yuan) applies to the account's late fees over its overdue bills. Each run posts one entry per account and day
@@ -22,7 +23,7 @@ from django.db.models import Q, Sum
 
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import DomainError
-from ucis.ledger import allocation, chart, services
+from ucis.ledger import allocation, chart, selectors, services
 from ucis.ledger.models import JournalLine
 from ucis.tariffs import latefees
 from ucis.tariffs import selectors as tariff_selectors
@@ -55,16 +56,21 @@ def late_fees_accrue(*, actor: Any, company_id: int, commodity: str, on: date) -
     if not bills:
         return result
     charged = {r["bill_id"]: -(r["charged"] or ZERO) for r in
-               JournalLine.objects.filter(ledger_account__company_id=company_id,
+               JournalLine.objects.filter(ledger_account__company_id=company_id, entry__kind="late_fee",
                                           ledger_account__code=chart.LATE_FEE_REVENUE, bill_id__in=list(bills))
                .values("bill_id").annotate(charged=Sum("amount"))}
-    types = customer_selectors.account_customer_types(account_ids={r["account_id"] for r in bills.values()})
+    accounts = {r["account_id"] for r in bills.values()}
+    types = customer_selectors.account_customer_types(account_ids=accounts)
+    deducted, exempt = selectors.reliefs_by_bill(account_ids=accounts, on=on)
     fees: dict[int, list[tuple[int, Decimal, Decimal]]] = defaultdict(list)  # account → (bill, fee to date, charged)
     nodes: dict[int, int] = {}
     for bill_id, row in sorted(bills.items(), key=lambda kv: (kv[1]["bill__due_date"], kv[0])):
         account_id = row["account_id"]
+        if account_id in exempt:
+            continue
         nodes[account_id] = row["account__node_id"]
-        arrear = [latefees.Arrear(str(bill_id), row["open"], row["bill__due_date"])]
+        due = row["bill__due_date"] + timedelta(days=deducted.get(bill_id, 0))
+        arrear = [latefees.Arrear(str(bill_id), row["open"], due)]
         try:
             upto = latefees.late_fee(arrear, customer_class=types.get(account_id, ""), on=on, rule=_no_minimum(rule))
         except DomainError as exc:
@@ -115,9 +121,11 @@ def credits_apply(*, actor: Any, company_id: int, effective_date: date, key: str
     if account_ids is not None:
         credit_rows = credit_rows.filter(account_id__in=account_ids)
     credit_rows = (credit_rows.values("account_id", "account__node_id").annotate(held=Sum("amount")).filter(held__lt=0))
-    held = {r["account_id"]: (-r["held"], r["account__node_id"]) for r in credit_rows}
-    if not held:
+    holders = [r["account_id"] for r in credit_rows]
+    if not holders:
         return 0
+    customer_selectors.accounts_lock(account_ids=holders)  # no payment allocates to these bills meanwhile
+    held = {r["account_id"]: (-r["held"], r["account__node_id"]) for r in credit_rows.filter(account_id__in=holders)}
     items: dict[int, list[allocation.OpenItem]] = defaultdict(list)
     for row in (JournalLine.objects.filter(ledger_account__company_id=company_id, ledger_account__receivable=True,
                                            account_id__in=list(held), bill__isnull=False)

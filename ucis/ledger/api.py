@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
-from ucis.ledger import selectors, services
+from ucis.ledger import corrections, selectors, services
 from ucis.platform.api import ERRORS
 
 router = Router(tags=["ledger"])
@@ -154,3 +154,70 @@ def period_close(request: HttpRequest, payload: CloseIn):
     """Close an accounting month (结账): nothing can be posted into it afterwards."""
     row = services.period_close(actor=request.user, company_id=payload.company_id, period=payload.period)
     return {"company_id": row.company_id, "period": row.period.strftime("%Y-%m"), "closed_at": row.closed_at}
+
+
+class CorrectionIn(Schema):
+    kind: str = Field(description="charge_adjust | usage_adjust | late_fee_adjust | receivable_reversal | "
+                                  "cancel_rebill | deducted_days | penalty_setting")
+    account_id: int
+    reason: str = Field(min_length=1, max_length=300)
+    bill_id: int | None = None
+    entry_id: int | None = None
+    amount: str | None = Field(None, description="yuan; + the customer owes more, − less")
+    usage: str | None = None
+    days: int | None = None
+    active_from: date | None = None
+    active_to: date | None = None
+    attachment_ids: list[int] = Field(default_factory=list, description="customer attachments (scans) to keep with it")
+
+
+class CorrectionOut(Schema):
+    id: int
+    kind: str
+    status: str
+    account_id: int
+    bill_id: int | None
+    entry_id: int | None
+    amount: Decimal
+    details: dict
+    reason: str
+    requested_by: str | None
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str
+    posted_entry_ids: list[int]
+
+
+def _correction(o) -> dict:
+    return {"id": o.pk, "kind": o.kind, "status": o.status, "account_id": o.account_id, "bill_id": o.bill_id,
+            "entry_id": o.entry_id, "amount": o.amount, "details": o.details, "reason": o.reason,
+            "requested_by": o.requested_by.username if o.requested_by_id else None, "requested_at": o.requested_at,
+            "decided_by": o.decided_by.username if o.decided_by_id else None, "decided_at": o.decided_at,
+            "decision_note": o.decision_note, "posted_entry_ids": list(o.posted_entry_ids)}
+
+
+@router.post("/corrections", response={201: CorrectionOut, **ERRORS})
+def correction_request(request: HttpRequest, payload: CorrectionIn):
+    """Request a correction order; it posts only when another person approves it."""
+    order = corrections.correction_request(actor=request.user, **payload.dict())
+    return Status(201, _correction(order))
+
+
+@router.get("/corrections", response={200: list[CorrectionOut], **ERRORS})
+def correction_list(request: HttpRequest, status: str = "requested"):
+    """Correction orders by status (the approvers' queue: ``requested``)."""
+    _require(request, "ledger.view_correctionorder")
+    return [_correction(o) for o in selectors.correction_list(actor=request.user, status=status)[:500]]
+
+
+class DecideIn(Schema):
+    approve: bool
+    note: str = Field("", max_length=300)
+
+
+@router.post("/corrections/{correction_id}/decide", response={200: CorrectionOut, **ERRORS})
+def correction_decide(request: HttpRequest, correction_id: int, payload: DecideIn):
+    """Approve (post) or reject an order — not by the person who requested it; within your limit."""
+    return _correction(corrections.correction_decide(actor=request.user, order_id=correction_id,
+                                                     approve=payload.approve, note=payload.note))

@@ -12,3 +12,4 @@ class LedgerConfig(AppConfig):
         from ucis.platform.tenancy import register_id_kwarg
 
         register_id_kwarg("entry_id", "ledger.JournalEntry")
+        register_id_kwarg("correction_id", "ledger.CorrectionOrder")

@@ -9,13 +9,16 @@ can get around it. Corrections are new entries that reverse old ones. Balances a
 
 from __future__ import annotations
 
+import pghistory
 import pgtrigger
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from ucis.ledger import chart
+from ucis.platform.audit import trackers
 from ucis.platform.tenancy import TenantManager
 
 KIND_CHOICES = [(k, k) for k in chart.KINDS]
@@ -175,3 +178,79 @@ class JournalLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id}#{self.seq} {self.amount}"
+
+
+CORRECTION_KINDS = [
+    ("charge_adjust", _("Charge refund or back-billing (电费退补)")),
+    ("usage_adjust", _("Usage back-billing (电量退补)")),
+    ("late_fee_adjust", _("Late-fee adjustment (违约金调整)")),
+    ("receivable_reversal", _("Receivable reversal (应收冲正)")),
+    ("cancel_rebill", _("Cancel and rebill (冲调)")),
+    ("deducted_days", _("Deducted late-fee days (扣减天数)")),
+    ("penalty_setting", _("Late-fee exemption (违约金设置)")),
+]
+CORRECTION_STATUS = [("requested", _("Requested")), ("posted", _("Approved and posted")),
+                     ("rejected", _("Rejected"))]
+
+
+@pghistory.track(*trackers())
+class CorrectionOrder(models.Model):
+    """A correction of the books (BIL-2, Y8): requested with a reason (and attachments), approved by
+    another person within their amount limit, then posted as reversals and new entries."""
+
+    tenancy_node_field = "node"
+
+    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=24, choices=CORRECTION_KINDS)
+    status = models.CharField(_("status"), max_length=10, choices=CORRECTION_STATUS, default="requested")
+    bill = models.ForeignKey("billing.Bill", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                              help_text="the entry a receivable reversal reverses")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2,
+                                 help_text="the change to what the customer owes (+ more, − less)")
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    attachment_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    requested_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_by = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=300, blank=True, default="")
+    posted_entry_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("correction order")
+        verbose_name_plural = _("correction orders")
+        indexes = [models.Index(fields=["company", "status"], name="correction_queue")]
+        permissions = [("request_correction", "Can request ledger corrections"),
+                       ("approve_correction", "Can approve ledger corrections")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+
+class LateFeeRelief(models.Model):
+    """Late-fee relief granted by a posted correction order: days deducted from a bill's late fee,
+    or an account exempt from late fees for ``[active_from, active_to)``."""
+
+    tenancy_node_field = "order__node"
+
+    order = models.OneToOneField(CorrectionOrder, on_delete=models.PROTECT, related_name="relief")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    bill = models.ForeignKey("billing.Bill", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    deducted_days = models.PositiveIntegerField(_("deducted days"), default=0)
+    active_from = models.DateField(_("from"), null=True, blank=True)
+    active_to = models.DateField(_("to (exclusive)"), null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        verbose_name = _("late-fee relief")
+        verbose_name_plural = _("late-fee reliefs")
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.bill_id} −{self.deducted_days}d"

@@ -17,7 +17,7 @@ from ucis.billing import selectors as billing_selectors
 from ucis.customers import selectors as customer_selectors
 from ucis.ledger import chart
 from ucis.ledger.allocation import OpenItem
-from ucis.ledger.models import JournalEntry, JournalLine, LedgerAccount
+from ucis.ledger.models import CorrectionOrder, JournalEntry, JournalLine, LateFeeRelief, LedgerAccount
 from ucis.platform.tenancy import access_by_id
 
 ZERO = Decimal("0.00")
@@ -125,7 +125,8 @@ def arrears_list(*, actor: Any, company_id: int, as_of: date, route_id: int | No
 
 def account_statement(*, actor: Any, account_id: int, limit: int = 200) -> list[dict[str, Any]]:
     """The account's postings, newest first: date, kind, bill, amount on its receivables and credit."""
-    rows = (JournalLine.objects.visible_to(actor, company_wide=True).filter(account_id=account_id)
+    account = customer_selectors.account_get(actor=actor, account_id=account_id)  # 404 outside the caller's view
+    rows = (JournalLine.objects.filter(account_id=account.pk)
             .values("entry_id", "entry__kind", "entry__effective_date", "entry__posted_at", "entry__memo", "bill_id",
                     "bill__period", "ledger_account__code", "amount")
             .order_by("-entry__posted_at", "-entry_id", "ledger_account__code")[:limit])
@@ -162,3 +163,32 @@ def account_position(*, actor: Any, account_id: Any) -> dict[str, Any]:
     account = customer_selectors.account_get(actor=actor, account_id=account_id)
     return {"account": account, "balance": account_balance(account_id=account.pk),
             "open_items": open_items(account_id=account.pk, company_id=account.company_id)}
+
+
+def correction_list(*, actor: Any, status: str = "requested") -> Any:
+    """Correction orders the actor sees, oldest first (the approvers' queue when ``requested``)."""
+    return (CorrectionOrder.objects.visible_to(actor).filter(status=status)
+            .select_related("account", "requested_by", "decided_by", "bill").order_by("requested_at"))
+
+
+def correction_get(*, actor: Any, order_id: Any) -> CorrectionOrder:
+    return access_by_id(CorrectionOrder.objects.select_related("account", "requested_by", "decided_by", "bill"),
+                        actor, order_id)
+
+
+def reliefs_by_bill(*, account_ids: set[int], on: date) -> tuple[dict[int, int], set[int]]:
+    """Deducted late-fee days per bill and the accounts exempt on ``on`` (for the accrual)."""
+    days: dict[int, int] = defaultdict(int)
+    exempt: set[int] = set()
+    for r in LateFeeRelief.objects.filter(account_id__in=account_ids):
+        if r.bill_id is not None:
+            days[r.bill_id] += r.deducted_days
+        elif r.active_from is not None and r.active_from <= on and (r.active_to is None or on < r.active_to):
+            exempt.add(r.account_id)
+    return days, exempt
+
+
+def account_corrections(*, actor: Any, account_id: int) -> list[CorrectionOrder]:
+    account = customer_selectors.account_get(actor=actor, account_id=account_id)
+    return list(CorrectionOrder.objects.filter(account_id=account.pk)
+                .select_related("requested_by", "decided_by").order_by("-requested_at")[:50])

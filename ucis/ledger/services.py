@@ -255,3 +255,75 @@ def bill_postings_post(*, actor: Any, company_id: int, commodity: str, effective
              company_id, effective_date, getattr(acting_user(actor), "pk", None)])
         cursor.execute(f"SELECT count(DISTINCT bill_id) FROM {staging}")  # noqa: S608
         return int(cursor.fetchone()[0])
+
+
+def payments_post_staged(*, actor: Any, company_id: int, channel: str, staging: str) -> int:
+    """Post many payments at once, set-based (bank files): ``staging`` is a temporary table
+    (payment_id, account_id, node_id, amount, effective_date, seq) of payments already stored and
+    whose accounts the caller has locked. Each is allocated exactly as ``allocation.allocate_oldest_first``
+    would — oldest bill first, commodity, then fees for others, then late fees, the rest as credit —
+    payments of one account one after another in ``seq`` order, as intervals over the account's
+    open items. One entry per payment under ``payment:<id>``. Returns the entries posted."""
+    cash, credit = chart.cash_account(channel), chart.CUSTOMER_CREDIT
+    ids = ledger_account_ids(company_id=company_id, codes=[cash, credit])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT effective_date FROM " + staging)  # noqa: S608 - our own temp table
+        for (day,) in cursor.fetchall():
+            if _closed(company_id, day):
+                raise Conflict("effective_date", _("the period %(period)s is closed; post into an open period"),
+                               period=f"{day:%Y-%m}")
+        cursor.execute("DROP TABLE IF EXISTS staged_open, staged_alloc, staged_pay")
+        cursor.execute(
+            f"""CREATE TEMP TABLE staged_open ON COMMIT DROP AS
+                SELECT l.account_id, l.bill_id, l.ledger_account_id, sum(l.amount) AS open, b.period,
+                       CASE WHEN a.code = %s THEN 2 WHEN a.code LIKE 'RECEIVABLE:ON_BEHALF:%%' THEN 1 ELSE 0 END AS rank,
+                       a.code
+                  FROM ledger_journalline l
+                  JOIN ledger_ledgeraccount a ON a.id = l.ledger_account_id AND a.receivable AND a.company_id = %s
+                  JOIN billing_bill b ON b.id = l.bill_id
+                 WHERE l.account_id IN (SELECT account_id FROM {staging})
+                 GROUP BY l.account_id, l.bill_id, l.ledger_account_id, b.period, a.code HAVING sum(l.amount) > 0""",
+            [chart.LATE_FEE_RECEIVABLE, company_id])
+        cursor.execute(
+            f"""CREATE TEMP TABLE staged_alloc ON COMMIT DROP AS
+                WITH p AS (SELECT s.*, sum(s.amount) OVER (PARTITION BY s.account_id ORDER BY s.seq, s.payment_id)
+                                       - s.amount AS p0 FROM {staging} s),
+                     o AS (SELECT o.*, sum(o.open) OVER (PARTITION BY o.account_id
+                                                         ORDER BY o.period, o.bill_id, o.rank, o.code) - o.open AS o0
+                             FROM staged_open o)
+                SELECT p.payment_id, o.account_id, o.bill_id, o.ledger_account_id, o.o0,
+                       least(p.p0 + p.amount, o.o0 + o.open) - greatest(p.p0, o.o0) AS amount
+                  FROM p JOIN o ON o.account_id = p.account_id
+                 WHERE o.o0 < p.p0 + p.amount AND p.p0 < o.o0 + o.open""")
+        cursor.execute(
+            f"""CREATE TEMP TABLE staged_pay ON COMMIT DROP AS
+                SELECT s.payment_id, s.account_id, s.node_id, s.amount, s.effective_date,
+                       coalesce(a.n, 0) AS n, coalesce(a.total, 0) AS allocated
+                  FROM {staging} s LEFT JOIN (SELECT payment_id, count(*) AS n, sum(amount) AS total
+                                               FROM staged_alloc GROUP BY payment_id) a USING (payment_id)""")
+        cursor.execute(
+            """WITH e AS (
+                 INSERT INTO ledger_journalentry (company_id, node_id, kind, effective_date, posted_at, line_count,
+                                                  idempotency_key, source_type, source_id, memo, created_by_id)
+                 SELECT %s, p.node_id, 'payment', p.effective_date, now(),
+                        1 + p.n + (p.amount > p.allocated)::int, 'payment:' || p.payment_id, 'payment', p.payment_id,
+                        %s, %s
+                   FROM staged_pay p
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, source_id),
+               x AS (
+                 SELECT payment_id, 1 AS seq, %s::bigint AS ledger_account_id, NULL::bigint AS account_id,
+                        NULL::bigint AS bill_id, amount FROM staged_pay
+                 UNION ALL
+                 SELECT payment_id, 1 + row_number() OVER (PARTITION BY payment_id ORDER BY o0), ledger_account_id,
+                        account_id, bill_id, -amount FROM staged_alloc
+                 UNION ALL
+                 SELECT payment_id, 2 + n, %s, account_id, NULL, -(amount - allocated) FROM staged_pay
+                  WHERE amount > allocated),
+               l AS (
+                 INSERT INTO ledger_journalline (entry_id, seq, ledger_account_id, account_id, bill_id, amount)
+                 SELECT e.id, x.seq, x.ledger_account_id, x.account_id, x.bill_id, x.amount
+                   FROM e JOIN x ON x.payment_id = e.source_id
+                 RETURNING entry_id)
+               SELECT count(DISTINCT entry_id) FROM l""",
+            [company_id, f"{channel} batch", getattr(acting_user(actor), "pk", None), ids[cash], ids[credit]])
+        return int(cursor.fetchone()[0])

@@ -32,12 +32,12 @@ from ucis.platform.audit import audit_context
 from ucis.platform.permissions import require
 from ucis.platform.tenancy import access_by_id, acting_user, is_system
 
-_ACCOUNT_LOCK = 0x4C44  # pg_advisory_xact_lock(class, account id): one allocation per account at a time
 _SHIFT_LOCK = 0x5348  # (class, clerk id): a shift is counted while none of the clerk's payments posts
 CHANNEL_CODES = tuple(code for code, _label in CHANNELS)
 
 
-def _amount(value: Any) -> Decimal:
+def payment_amount(value: Any) -> Decimal:
+    """A payment amount: Decimal yuan, in fen, above zero."""
     amount = to_decimal(value, field="amount")
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise DomainError("amount", _("at most two decimals (fen)"))
@@ -58,7 +58,7 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
     require(actor, "payments.collect_payment")
     if channel not in CHANNEL_CODES:
         raise DomainError("channel", _("unknown channel %(channel)s"), channel=channel)
-    value = _amount(amount)
+    value = payment_amount(amount)
     ref = (external_ref or "").strip() or uuid.uuid4().hex
     if len(ref) > 64:
         raise DomainError("external_ref", _("at most 64 characters"))
@@ -66,8 +66,8 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
     chosen = [(int(b), to_decimal(a, field=f"allocations[{i}].amount")) for i, (b, a) in enumerate(bills or [])]
     day = business_date or timezone.localdate()
     with transaction.atomic(), audit_context(actor=actor, reason=f"payment {channel}", source="payments"):
+        customer_selectors.accounts_lock(account_ids=[account.pk])
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ACCOUNT_LOCK, int(account.pk) & 0x7FFFFFFF])
             if acting_user(actor) is not None:
                 cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)",
                                [_SHIFT_LOCK, int(actor.pk) & 0x7FFFFFFF])
@@ -119,8 +119,7 @@ def payment_reverse(*, actor: Any, payment_id: Any, reason: str) -> PaymentOutco
         payment = access_by_id(Payment.objects.select_for_update(), actor, payment_id)
         if payment.status != "posted":
             raise Conflict("status", _("only a posted payment can be reversed"))
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ACCOUNT_LOCK, int(payment.account_id) & 0x7FFFFFFF])
+        customer_selectors.accounts_lock(account_ids=[payment.account_id])
         entry = ledger_selectors.entry_for(idempotency_key=f"payment:{payment.pk}")
         ledger_services.journal_reverse(actor=actor, entry_id=entry.pk, reason=reason,
                                         effective_date=timezone.localdate())
@@ -161,7 +160,7 @@ def deposit_record(*, actor: Any, node_id: int, business_date: date, amount: Any
     """Record a unit's cash paid into the bank for a day (解款单); one slip number once per company."""
     require(actor, "payments.view_settlement")
     node = org_selectors.org_node_get(actor=actor, node_id=node_id)
-    value = _amount(amount)
+    value = payment_amount(amount)
     ref = bank_ref.strip()
     if not ref:
         raise DomainError("bank_ref", _("give the deposit slip number"))

@@ -15,10 +15,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from ucis.kernel.errors import DomainError
 from ucis.org import selectors as org_selectors
-from ucis.payments import selectors, services
+from ucis.payments import online, selectors, services
 from ucis.platform.forms import apply_domain_error
 
 
@@ -133,3 +135,21 @@ def settlement_page(request: HttpRequest) -> HttpResponse:
     report = selectors.settlement(actor=request.user, company_id=company_id, business_date=day) if company_id else {}
     return render(request, "payments/settlement.html", {"report": report, "companies": companies,
                                                          "company_id": company_id, "day": day, "form": form})
+
+
+@csrf_exempt
+@require_POST
+def wechat_notify(request: HttpRequest) -> HttpResponse:
+    """WeChat Pay's notify URL (no session: the notice's signature is its authentication)."""
+    status, body, content_type = online.wechat_notice_handle(
+        headers=dict(request.headers), body=request.body, remote_addr=request.META.get("REMOTE_ADDR", ""))
+    return HttpResponse(body, status=status, content_type=content_type)
+
+
+@csrf_exempt
+@require_POST
+def alipay_notify(request: HttpRequest) -> HttpResponse:
+    """Alipay's notify URL: form parameters in, exactly ``success`` out."""
+    status, body, content_type = online.alipay_notify_handle(
+        params={k: request.POST.get(k, "") for k in request.POST}, remote_addr=request.META.get("REMOTE_ADDR", ""))
+    return HttpResponse(body, status=status, content_type=content_type)

@@ -107,7 +107,13 @@ def foreign_objects(org, settings, tmp_path):
     from ucis.ledger.models import JournalEntry
 
     entry = JournalEntry.objects.get(idempotency_key=f"payment:{paid.payment.pk}")
-    objects = {"tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry, "billing.BillRun": run, "billing.Bill": bill,
+    from ucis.ledger.models import CorrectionOrder
+
+    correction = CorrectionOrder.objects.create(company=org.water, node=org.station_a, account=account,
+                                                kind="penalty_setting", amount=0, reason="sweep",
+                                                details={"active_from": "2026-01-01"})
+    objects = {"tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
+               "ledger.CorrectionOrder": correction, "billing.BillRun": run, "billing.Bill": bill,
                "metering.Route": route, "metering.ReadCycle": cycle,
                "metering.ReadReview": ReadReview.objects.get(service_point=point),
                "org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,
