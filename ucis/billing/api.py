@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 
-from ucis.billing import selectors, services, tasks
+from ucis.billing import notices, selectors, services, tasks
 from ucis.platform.api import ERRORS, ErrorItem
 from ucis.platform.i18n import problem_text
 
@@ -126,6 +126,47 @@ def run_approve(request: HttpRequest, run_id: int):
 def run_issue(request: HttpRequest, run_id: int):
     """Issue an approved run: its bills become due."""
     return _run_out(services.bill_run_issue(actor=request.user, run_id=run_id))
+
+
+@router.get("/runs/{run_id}/notices/{route_id}", response={200: bytes, **ERRORS},
+            openapi_extra={"responses": {200: {"description": "the PDF", "content": {"application/pdf": {
+                "schema": {"type": "string", "format": "binary"}}}}}})
+def run_notices(request: HttpRequest, run_id: int, route_id: int):
+    """The payment notices (缴款单) of one route of an issued run as one PDF (application/pdf): one
+    page per bill in the route's walking order, in Chinese, for printing and postal delivery."""
+    _require(request, "billing.view_bill")
+    pdf = notices.bill_notices_render(actor=request.user, run_id=run_id, route_id=route_id)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = notices.bill_notices_filename(actor=request.user, run_id=run_id, route_id=route_id)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _pdf(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+_PDF = {"responses": {200: {"description": "the PDF",
+                            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}}
+
+
+@router.get("/notices/dunning", response={200: bytes, **ERRORS}, openapi_extra=_PDF)
+def dunning_notices(request: HttpRequest, company_id: int, as_of: date, route_id: int | None = None):
+    """Dunning notices (催缴单) as one PDF: a page per account of the company (of the route, in walking
+    order) with bills past due and still open on ``as_of``."""
+    pdf = notices.dunning_notices_render(actor=request.user, company_id=company_id, as_of=as_of, route_id=route_id)
+    return _pdf(pdf, f"dunning-{company_id}-{as_of:%Y%m%d}{'' if route_id is None else f'-{route_id}'}.pdf")
+
+
+@router.get("/notices/home-collection", response={200: bytes, **ERRORS}, openapi_extra=_PDF)
+def home_collection_list(request: HttpRequest, company_id: int, as_of: date, route_id: int | None = None):
+    """The home-collection list (上门收费清单) as one PDF: the company's (the route's) customers of the
+    disabled category with arrears on ``as_of``, with what to collect from each."""
+    pdf = notices.home_collection_list_render(actor=request.user, company_id=company_id, as_of=as_of,
+                                              route_id=route_id)
+    return _pdf(pdf, f"home-collection-{company_id}-{as_of:%Y%m%d}{'' if route_id is None else f'-{route_id}'}.pdf")
 
 
 class BillLineOut(Schema):

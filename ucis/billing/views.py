@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from ucis.billing import selectors, services, tasks
+from ucis.billing import notices, selectors, services, tasks
 from ucis.kernel.errors import DomainError
 from ucis.platform.forms import apply_domain_error
 from ucis.platform.i18n import error_text
@@ -75,7 +75,9 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         row["reason"] = selectors.exception_text(row["reason"])
     return render(request, "billing/run.html", {**review, "routes": routes, "percent": selectors.progress(run),
                                                 "running": run.status in RUNNING,
-                                                "same_person": run.calculated_by_id == request.user.pk})
+                                                "same_person": run.calculated_by_id == request.user.pk,
+                                                "print_notices": run.status == "issued"
+                                                and request.user.has_perm("billing.view_bill")})
 
 
 @login_required
@@ -126,3 +128,22 @@ def run_issue(request: HttpRequest, run_id: int) -> HttpResponse:
 @permission_required("billing.view_bill", raise_exception=True)
 def bill_page(request: HttpRequest, bill_id: int) -> HttpResponse:
     return render(request, "billing/bill.html", selectors.bill_page(actor=request.user, bill_id=bill_id))
+
+
+def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@permission_required("billing.view_bill", raise_exception=True)
+def run_notices(request: HttpRequest, run_id: int, route_id: int) -> HttpResponse:
+    """The payment notices (缴款单) of one route of an issued run: a PDF to print, in walking order."""
+    try:
+        pdf = notices.bill_notices_render(actor=request.user, run_id=run_id, route_id=route_id)
+    except DomainError as exc:
+        messages.error(request, error_text(exc))
+        return redirect("billing_run", run_id=run_id)
+    return pdf_response(pdf, notices.bill_notices_filename(actor=request.user, run_id=run_id, route_id=route_id))

@@ -537,3 +537,36 @@ def account_labels(*, account_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     """Account id → (account number, customer name)."""
     return {pk: (no, name) for pk, no, name in
             Account.objects.filter(pk__in=list(account_ids)).values_list("pk", "account_no", "customer__name")}
+
+
+def notice_addressees(*, actor: Any, account_ids: Iterable[int], commodity: str, on: Any) -> dict[int, dict[str, Any]]:
+    """For printed notices, per account the actor may see: account and customer numbers, the
+    customer's name, the address to print (the account's billing address, else its billing
+    premise, else the premise of its latest agreement for the commodity), the special categories
+    held on ``on`` and the commodity's service points served on ``on`` (for the walking order)."""
+    from django.db import connection
+
+    ids = list(Account.objects.visible_to(actor).filter(pk__in=list(set(account_ids))).values_list("pk", flat=True))
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT a.id, a.account_no, c.customer_no, c.name, a.billing_address, bp.address,
+                      (SELECT p.address FROM customers_serviceagreement g
+                         JOIN customers_servicepoint s ON s.id = g.service_point_id
+                         JOIN customers_premise p ON p.id = s.premise_id
+                        WHERE g.account_id = a.id AND s.commodity = %s
+                        ORDER BY g.active_from DESC, g.id DESC LIMIT 1),
+                      ARRAY(SELECT k.category FROM customers_customercategory k
+                             WHERE k.customer_id = c.id AND k.active_from <= %s
+                               AND (k.active_to IS NULL OR k.active_to > %s) ORDER BY k.category),
+                      ARRAY(SELECT g.service_point_id FROM customers_serviceagreement g
+                              JOIN customers_servicepoint s ON s.id = g.service_point_id
+                             WHERE g.account_id = a.id AND s.commodity = %s AND g.active_from <= %s
+                               AND (g.active_to IS NULL OR g.active_to > %s) ORDER BY g.service_point_id)
+                 FROM customers_account a JOIN customers_customer c ON c.id = a.customer_id
+                 LEFT JOIN customers_premise bp ON bp.id = a.billing_premise_id
+                WHERE a.id = ANY(%s)""", [commodity, on, on, commodity, on, on, ids])
+        return {row[0]: {"account_no": row[1], "customer_no": row[2], "name": row[3],
+                         "address": row[4] or row[5] or row[6] or "", "categories": list(row[7]),
+                         "service_point_ids": list(row[8])} for row in cursor.fetchall()}

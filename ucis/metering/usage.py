@@ -105,3 +105,23 @@ def special_usage(*, period: date, service_point_ids: Sequence[int]) -> dict[int
                 WHERE h.read_date > s.previous_date AND h.read_date < s.last_date AND p.reading IS NOT NULL
                   AND p.reading >= s.previous_reading""", [period, list(service_point_ids)])
         return {sp: (on, used) for sp, on, used in cursor.fetchall()}
+
+
+def period_reads(*, period: date, service_point_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Service point → the accepted reads of the period's cycles (meter serial, previous and
+    current reading with their dates, usage including carried true-ups, estimated or not), in
+    date order — what a printed notice shows next to the usage billed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT r.service_point_id, m.serial, r.previous_date, r.previous_reading, r.read_date, r.reading,
+                      r.usage + r.carried_usage, r.kind = 'estimated'
+                 FROM metering_meterread r JOIN metering_readcycle c ON c.id = r.cycle_id
+                 JOIN customers_meter m ON m.id = r.meter_id
+                WHERE c.period = %s AND r.status = 'accepted' AND r.service_point_id = ANY(%s)
+                ORDER BY r.service_point_id, r.read_date, r.id""", [period, list(service_point_ids)])
+        found: dict[int, list[dict[str, Any]]] = {}
+        for sp, serial, prev_date, prev, read_date, reading, used, estimated in cursor.fetchall():
+            found.setdefault(sp, []).append({"meter": serial, "previous_date": prev_date, "previous_reading": prev,
+                                             "read_date": read_date, "reading": reading, "usage": used,
+                                             "estimated": estimated})
+        return found
