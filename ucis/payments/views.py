@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ucis.billing.printing import yuan_in_words
 from ucis.kernel.errors import DomainError
 from ucis.org import selectors as org_selectors
 from ucis.payments import online, selectors, services
@@ -86,7 +87,7 @@ def receipt_page(request: HttpRequest, payment_id: int) -> HttpResponse:
     outcome = selectors.payment_outcome(actor=request.user, payment_id=payment_id)
     return render(request, "payments/receipt.html", {
         "outcome": outcome, "payment": outcome.payment, "receipt_no": selectors.receipt_no(outcome.payment),
-        "customer": outcome.payment.account.customer})
+        "customer": outcome.payment.account.customer, "amount_words": yuan_in_words(outcome.payment.amount)})
 
 
 @login_required
