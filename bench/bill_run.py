@@ -66,19 +66,24 @@ def main() -> None:
     period = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     run_started = time.perf_counter()
     billed = exceptions = 0
+    timings: dict[str, float] = {}
     for code, commodity, _prefix in billingdemo.COMPANIES:
         company = org_selectors.org_node_by_code(actor=SYSTEM, code=code)
         routes = usage.routes_ready(company_id=company.pk, commodity=commodity, period=period)
         if not routes:
             continue
+        started = time.perf_counter()
         run = billing.bill_run_start(actor=SYSTEM, company_id=company.pk, commodity=commodity, period=period,
                                      route_ids=routes)
-        done = billing.bill_run_calculate(actor=SYSTEM, run_id=run.pk)
+        timings["start (select accounts)"] = timings.get("start (select accounts)", 0.0) + time.perf_counter() - started
+        done = billing.bill_run_calculate(actor=SYSTEM, run_id=run.pk, timings=timings)
         billed += done["billed"]
         exceptions += done["exception"]
     run_s = time.perf_counter() - run_started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     floor_s, bills, lines = _copy_floor(connection)
+    for phase, seconds in timings.items():
+        print(f"  {phase:<28} {seconds:6.2f} s", file=sys.stderr)
     print(f"bill run: {billed:,} bills ({exceptions:,} exceptions) in {run_s:.1f} s; floor: COPY {bills:,} bills + "
           f"{lines:,} lines in {floor_s:.1f} s", file=sys.stderr)
     print(f"accounts_per_s={billed / run_s:.0f} peak_rss_mb={peak_rss_mb:.0f} floor_ratio={run_s / floor_s:.2f} "

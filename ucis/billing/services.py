@@ -70,18 +70,27 @@ def bill_run_start(*, actor: Any, company_id: Any, commodity: str, period: date 
         run = BillRun.objects.create(company=company, commodity=commodity, period=month, route_ids=routes,
                                      created_by=acting_user(actor))
         period_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        payers = customer_selectors.billing_accounts(service_point_ids=[sp for _r, sp in points], on=period_end)
-        route_of: dict[int, int] = {}
-        for route, sp in points:
-            if sp in payers:
-                route_of.setdefault(payers[sp]["account_id"], route)
+        route_col = np.array([r for r, _sp in points], dtype=np.int64)
+        sp_col = np.array([sp for _r, sp in points], dtype=np.int64)
+        payers = customer_selectors.billing_payer_columns(
+            service_point_ids=metering_usage.int_array(np.unique(sp_col)), on=period_end, customer_types=(),
+            sizes=())
+        # Each paying account once, on the route of its first stop (routes in order, stops in walking order).
+        by_sp = np.argsort(payers["sp"])
+        pos = np.minimum(np.searchsorted(payers["sp"][by_sp], sp_col), max(len(by_sp) - 1, 0))
+        paid = (payers["sp"][by_sp][pos] == sp_col) if len(by_sp) else np.zeros(len(sp_col), dtype=np.bool_)
+        account_col = payers["account"][by_sp][pos][paid]
+        accounts, first = np.unique(account_col, return_index=True)
+        in_route_order = np.argsort(first)
+        accounts, routes_of = accounts[in_route_order], route_col[paid][first][in_route_order]
         with connection.cursor() as cursor:
             cursor.execute(
                 """INSERT INTO billing_billrunitem (run_id, account_id, route_id, status, reason)
-                   SELECT %s, t.account, t.route, 'pending', '' FROM unnest(%s::bigint[], %s::bigint[]) AS t(account, route)
+                   SELECT %s, t.account, t.route, 'pending', ''
+                     FROM unnest(%s::bigint[], %s::bigint[]) AS t(account, route)
                     WHERE NOT EXISTS (SELECT 1 FROM billing_bill b WHERE b.account_id = t.account AND b.period = %s
                                         AND b.status <> 'cancelled')""",
-                [run.pk, list(route_of), list(route_of.values()), month])
+                [run.pk, metering_usage.int_array(accounts), metering_usage.int_array(routes_of), month])
             run.items_total = cursor.rowcount
         run.save(update_fields=["items_total"])
     return run
@@ -111,9 +120,12 @@ def _explanation(template: str, params: dict[str, Any]) -> str:
 @dataclass
 class _RunInputs:
     """What a run loads once: who pays for its service points (columns sorted by account), the
-    tariffs by customer type and the meter sizes priced by size."""
+    period's usage of the company's service points, the tariffs by customer type and the meter
+    sizes priced by size. A calculation bills the reads accepted when it starts, as it bills the
+    payers of that moment."""
 
     payers: dict[str, Any]
+    usage: dict[str, Any]
     tariffs: dict[str, list[tuple[Any, list[rating.Version]]]]
     customer_types: list[str]
     sizes: tuple[str, ...]
@@ -128,7 +140,9 @@ def _run_inputs(run: BillRun, service_point_ids: list[int]) -> _RunInputs:
     payers = customer_selectors.billing_payer_columns(
         service_point_ids=metering_usage.int_array(sorted(set(service_point_ids))), on=period_end,
         customer_types=types, sizes=sizes)
-    return _RunInputs(payers, tariffs, types, sizes)
+    usage = metering_usage.billable_usage_columns(period=run.period, company_id=run.company_id,
+                                                  commodity=run.commodity)
+    return _RunInputs(payers, usage, tariffs, types, sizes)
 
 
 def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, chunk: int = 50_000,
@@ -185,6 +199,7 @@ def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, 
             counts = dict(cursor.fetchall())
         locked.items_done = counts.get("billed", 0) + counts.get("exception", 0)
         locked.exceptions = counts.get("exception", 0)
+        clock.tick("finish (count items)")
         if not counts.get("pending") and locked.status == "calculating":
             locked.status = "calculated"
             locked.calculated_by = acting_user(actor)
@@ -241,8 +256,7 @@ def _calculate_chunk(run: BillRun, item_ids: Any, item_accounts: Any, inputs: _R
     group = np.repeat(np.arange(len(accounts)), hi - lo)  # chunk account index of each payer row
     sps = payers["sp"][rows]
     first_row = lo  # the account's first service point gives its node, type, residents, size
-    usage = metering_usage.billable_usage_columns(period=run.period, service_point_ids=np.sort(sps))
-    clock.tick("load usage")
+    usage = inputs.usage
     at = np.searchsorted(usage["sp"], sps)
     at_ok = np.minimum(at, max(len(usage["sp"]) - 1, 0))
     read = (at < len(usage["sp"])) & (usage["sp"][at_ok] == sps) if len(usage["sp"]) else np.zeros(len(sps), bool)

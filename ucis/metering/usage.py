@@ -19,16 +19,19 @@ def int_array(values: Any) -> str:
     return "{" + ",".join(map(str, items)) + "}"
 
 
-def billable_usage_columns(*, period: date, service_point_ids: Any) -> dict[str, Any]:
-    """``billable_usage`` as numpy columns sorted by service point: ``sp``, ``milli`` (usage incl.
-    carried true-ups in thousandths), ``first`` and ``last`` (exclusive) days (datetime64[D])."""
+def billable_usage_columns(*, period: date, company_id: Any, commodity: str) -> dict[str, Any]:
+    """``billable_usage`` of every service point read on the company's routes of the commodity,
+    as numpy columns sorted by service point: ``sp``, ``milli`` (usage incl. carried true-ups in
+    thousandths), ``first`` and ``last`` (exclusive) days (datetime64[D]). One query for a whole
+    bill run: the period's cycles, then their accepted reads by the (cycle, status) index."""
     return fetch_columns(
         """FROM (SELECT r.service_point_id AS sp, (sum(r.usage + r.carried_usage) * 1000)::int8 AS milli,
                         min(r.previous_date) AS first, max(r.read_date) AS last
                    FROM metering_meterread r JOIN metering_readcycle c ON c.id = r.cycle_id
-                  WHERE c.period = %s AND r.status = 'accepted' AND r.service_point_id = ANY(%s::bigint[])
+                   JOIN metering_route ro ON ro.id = c.route_id
+                  WHERE c.period = %s AND ro.company_id = %s AND ro.commodity = %s AND r.status = 'accepted'
                   GROUP BY r.service_point_id ORDER BY r.service_point_id) t""",
-        [period, int_array(service_point_ids)],
+        [period, company_id, commodity],
         [("sp", "sp", "int8"), ("milli", "milli", "int8"), ("first", "first", "date"), ("last", "last", "date")])
 
 
@@ -122,8 +125,14 @@ def special_usage(*, period: date, service_point_ids: Sequence[int]) -> dict[int
     """Service point → (special read date, usage from the start of the period's reads to that
     date) for tariff-change dates inside the period's reads (MTR-5), so rating splits the usage at
     the read instead of by days. A reading below the period's base (a wrapped dial) is left out:
-    such a period is split by days."""
+    such a period is split by days. Only service points with a special reading are looked at
+    (few: special reads are taken on tariff-change dates)."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT service_point_id FROM metering_specialread WHERE reading IS NOT NULL "
+                       "AND service_point_id = ANY(%s::bigint[])", [int_array(service_point_ids)])
+        candidates = [sp for (sp,) in cursor.fetchall()]
+        if not candidates:
+            return {}
         cursor.execute(
             """WITH spans AS (
                    SELECT DISTINCT ON (r.service_point_id) r.service_point_id, r.previous_date, r.previous_reading,
@@ -135,5 +144,5 @@ def special_usage(*, period: date, service_point_ids: Sequence[int]) -> dict[int
                  FROM spans s JOIN metering_specialread p ON p.service_point_id = s.service_point_id
                  JOIN metering_specialreadschedule h ON h.id = p.schedule_id
                 WHERE h.read_date > s.previous_date AND h.read_date < s.last_date AND p.reading IS NOT NULL
-                  AND p.reading >= s.previous_reading""", [period, int_array(service_point_ids)])
+                  AND p.reading >= s.previous_reading""", [period, int_array(candidates)])
         return {sp: (on, used) for sp, on, used in cursor.fetchall()}
