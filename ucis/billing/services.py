@@ -73,8 +73,7 @@ def bill_run_start(*, actor: Any, company_id: Any, commodity: str, period: date 
         route_col = np.array([r for r, _sp in points], dtype=np.int64)
         sp_col = np.array([sp for _r, sp in points], dtype=np.int64)
         payers = customer_selectors.billing_payer_columns(
-            service_point_ids=metering_usage.int_array(np.unique(sp_col)), on=period_end, customer_types=(),
-            sizes=())
+            service_point_ids=metering_usage.int_array(np.unique(sp_col)), on=period_end, details=False)
         # Each paying account once, on the route of its first stop (routes in order, stops in walking order).
         by_sp = np.argsort(payers["sp"])
         pos = np.minimum(np.searchsorted(payers["sp"][by_sp], sp_col), max(len(by_sp) - 1, 0))

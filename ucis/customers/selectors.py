@@ -488,13 +488,22 @@ def billing_accounts(*, service_point_ids: Iterable[int], on: Any) -> dict[int, 
                 for row in cursor.fetchall()}
 
 
-def billing_payer_columns(*, service_point_ids: str, on: Any, customer_types: Sequence[str],
-                          sizes: Sequence[str]) -> dict[str, Any]:
+def billing_payer_columns(*, service_point_ids: str, on: Any, customer_types: Sequence[str] = (),
+                          sizes: Sequence[str] = (), details: bool = True) -> dict[str, Any]:
     """``billing_accounts`` as numpy columns sorted by account then service point (the bill run's
     shape): ``sp``, ``account``, ``node``, ``residents``, ``customer_type`` (index into
     ``customer_types``, −1 for another) and ``size`` (the meter's size as an index into ``sizes``,
-    −1 for none or another). ``service_point_ids`` is a bigint[] literal."""
+    −1 for none or another). ``service_point_ids`` is a bigint[] literal. Without ``details`` only
+    ``sp`` and ``account`` (who pays: what a run's start needs)."""
     from ucis.platform.bulk import fetch_columns
+
+    if not details:
+        return fetch_columns(
+            """FROM (SELECT g.service_point_id AS sp, g.account_id AS account FROM customers_serviceagreement g
+                      WHERE g.service_point_id = ANY(%s::bigint[]) AND g.active_from <= %s
+                        AND (g.active_to IS NULL OR g.active_to > %s)
+                      ORDER BY g.account_id, g.service_point_id) t""",
+            [service_point_ids, on, on], [("sp", "sp", "int8"), ("account", "account", "int8")])
 
     return fetch_columns(
         """FROM (SELECT g.service_point_id AS sp, a.id AS account, a.node_id AS node,
