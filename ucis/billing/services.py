@@ -130,7 +130,7 @@ class _RunInputs:
     sizes: tuple[str, ...]
 
 
-def _run_inputs(run: BillRun, service_point_ids: list[int]) -> _RunInputs:
+def _run_inputs(run: BillRun, service_point_ids: list[int], clock: _Clock) -> _RunInputs:
     period_end = (run.period + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     tariffs = tariff_selectors.tariffs_by_type(company_id=run.company_id, commodity=run.commodity)
     sizes = tuple(sorted({size for choices in tariffs.values() for _t, versions in choices for v in versions
@@ -139,8 +139,10 @@ def _run_inputs(run: BillRun, service_point_ids: list[int]) -> _RunInputs:
     payers = customer_selectors.billing_payer_columns(
         service_point_ids=metering_usage.int_array(sorted(set(service_point_ids))), on=period_end,
         customer_types=types, sizes=sizes)
+    clock.tick("load payers")
     usage = metering_usage.billable_usage_columns(period=run.period, company_id=run.company_id,
                                                   commodity=run.commodity)
+    clock.tick("load usage")
     return _RunInputs(payers, usage, tariffs, types, sizes)
 
 
@@ -163,8 +165,8 @@ def bill_run_calculate(*, actor: Any, run_id: Any, route_id: int | None = None, 
     BillRun.objects.filter(pk=run.pk, status="created").update(status="calculating")
     done = {"billed": 0, "exception": 0}
     # Who pays for each service point, loaded once for the whole run rather than once per chunk.
-    inputs = _run_inputs(run, [sp for _r, sp in points])
-    clock.tick("load run inputs")
+    clock.tick("review gate, routes")
+    inputs = _run_inputs(run, [sp for _r, sp in points], clock)
     retried = False
     while True:
         try:
