@@ -478,8 +478,9 @@ def _write_bills(run: BillRun, out: _Out, write: Any, accounts: Any, node: Any, 
         Column("usage", "decimal", (usage[index], 2, 2)), Column("total", "decimal", (bill_total[index], 2, 2)),
         Column("status", "text", "calculated"), Column("messages", "choice", (message_index, message_choices)),
     ], count))
-    chunks = [chunk for columns, rows_count in groups for chunk in format_columns(columns, rows_count)]
-    copy_chunks("billing_billline", LINE_COLUMNS, chunks)
+    # A generator: numpy formats the next rows while PostgreSQL (another core) parses these.
+    copy_chunks("billing_billline", LINE_COLUMNS,
+                (chunk for columns, rows_count in groups for chunk in format_columns(columns, rows_count)))
     if object_rows:
         copy_rows("billing_billline", LINE_COLUMNS, object_rows)
     return count

@@ -308,14 +308,14 @@ def _format(plan: list[tuple[Column, int, bool, Any]], lo: int, hi: int) -> byte
     return out.tobytes()
 
 
-def format_columns(columns: Sequence[Column], count: int) -> Iterator[bytes]:
-    """The rows of ``columns`` in COPY's text format, a chunk of rows at a time (for one COPY
-    that writes rows of several shapes)."""
+def format_columns(columns: Sequence[Column], count: int, rows: int = 32_768) -> Iterator[bytes]:
+    """The rows of ``columns`` in COPY's text format, ``rows`` at a time (for one COPY that writes
+    rows of several shapes; small chunks let PostgreSQL parse one while numpy formats the next)."""
     if count <= 0:
         return
     plan = _layout(columns, count)
-    for lo in range(0, count, _CHUNK_ROWS):
-        yield _format(plan, lo, min(count, lo + _CHUNK_ROWS))
+    for lo in range(0, count, rows):
+        yield _format(plan, lo, min(count, lo + rows))
 
 
 def copy_chunks(table: str, names: Sequence[str], chunks: Iterable[bytes]) -> None:
