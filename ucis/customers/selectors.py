@@ -505,16 +505,22 @@ def billing_payer_columns(*, service_point_ids: str, on: Any, customer_types: Se
                       ORDER BY g.account_id, g.service_point_id) t""",
             [service_point_ids, on, on], [("sp", "sp", "int8"), ("account", "account", "int8")])
 
+    # The meter's size only when some price depends on it (a subquery per service point).
+    size = "-1::int8"
+    size_params: list[Any] = []
+    if sizes:
+        size = """coalesce(array_position(%s::text[],
+                      (SELECT m.size::text FROM customers_meterinstallation i
+                         JOIN customers_meter m ON m.id = i.meter_id
+                        WHERE i.service_point_id = g.service_point_id AND i.installed_date <= %s
+                          AND (i.removed_date IS NULL OR i.removed_date >= %s)
+                        ORDER BY i.installed_date DESC LIMIT 1)), 0)::int8 - 1"""
+        size_params = ["{" + ",".join(f'"{s}"' for s in sizes) + "}", on, on]
     return fetch_columns(
         """FROM (SELECT g.service_point_id AS sp, a.id AS account, a.node_id AS node,
                         coalesce(p.residents, 0)::int8 AS residents,
                         coalesce(array_position(%s::text[], c.customer_type::text), 0)::int8 - 1 AS ctype,
-                        coalesce(array_position(%s::text[],
-                            (SELECT m.size::text FROM customers_meterinstallation i
-                               JOIN customers_meter m ON m.id = i.meter_id
-                              WHERE i.service_point_id = g.service_point_id AND i.installed_date <= %s
-                                AND (i.removed_date IS NULL OR i.removed_date >= %s)
-                              ORDER BY i.installed_date DESC LIMIT 1)), 0)::int8 - 1 AS size
+                        {size} AS size
                    FROM customers_serviceagreement g
                    JOIN customers_account a ON a.id = g.account_id
                    JOIN customers_customer c ON c.id = a.customer_id
@@ -522,9 +528,8 @@ def billing_payer_columns(*, service_point_ids: str, on: Any, customer_types: Se
                    JOIN customers_premise p ON p.id = s.premise_id
                   WHERE g.service_point_id = ANY(%s::bigint[]) AND g.active_from <= %s
                     AND (g.active_to IS NULL OR g.active_to > %s)
-                  ORDER BY a.id, g.service_point_id) t""",
-        ["{" + ",".join(f'"{t}"' for t in customer_types) + "}", "{" + ",".join(f'"{s}"' for s in sizes) + "}",
-         on, on, service_point_ids, on, on],
+                  ORDER BY a.id, g.service_point_id) t""".replace("{size}", size),
+        ["{" + ",".join(f'"{t}"' for t in customer_types) + "}"] + size_params + [service_point_ids, on, on],
         [("sp", "sp", "int8"), ("account", "account", "int8"), ("node", "node", "int8"),
          ("residents", "residents", "int8"), ("customer_type", "ctype", "int8"), ("size", "size", "int8")])
 

@@ -212,7 +212,11 @@ def test_every_line_the_run_writes_is_the_reference_engines(org):
     from ucis.tariffs import rating
     from ucis.tariffs import selectors as tariff_selectors
 
+    from ucis.customers.models import Meter
+
     site = make_site(org)
+    Meter.objects.filter(serial="WM00001").update(size="DN15")  # priced by size
+    sizes = {a.pk: "DN15" if n == 1 else "" for n, a in enumerate(site.accounts)}
     tariff_services.tariff_import(actor=SYSTEM, text=RICH_TARIFF, reason="price book")
     metering_services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2025-02")
     meter_reads_record(actor=SYSTEM, source="hand", today=TODAY, reads=[
@@ -222,7 +226,8 @@ def test_every_line_the_run_writes_is_the_reference_engines(org):
     services.bill_run_calculate(actor=SYSTEM, run_id=run.pk)
     (_tariff, versions), = tariff_selectors.tariffs_by_type(company_id=org.water.pk, commodity="water")["resident"]
     for bill in Bill.objects.filter(run=run):
-        expected = rating.rate(versions, rating.Account(bill.period_from, bill.period_to, {"total": bill.usage}))
+        expected = rating.rate(versions, rating.Account(bill.period_from, bill.period_to, {"total": bill.usage},
+                                                        meter_size=sizes[bill.account_id]))
         lines = list(BillLine.objects.filter(bill=bill).order_by("seq"))
         assert [(ln.code, ln.label, ln.block, ln.quantity, ln.price, ln.amount, ln.receivable, ln.version)
                 for ln in lines] == [(e.code, e.label, e.block, e.quantity, e.price, e.amount, e.receivable, e.version)
@@ -237,4 +242,5 @@ def test_every_line_the_run_writes_is_the_reference_engines(org):
                                                                                           ln.price)
                 assert params["days"] == (bill.period_to - bill.period_from).days
     assert {ln.code for ln in BillLine.objects.filter(bill__run=run)} >= {"water", "sewage", "meter", "min"}
-    assert site.accounts
+    assert sorted(BillLine.objects.filter(bill__run=run, code="meter").values_list("price", flat=True)) == [
+        D("1.50"), D("2.50"), D("2.50")]
