@@ -3,8 +3,10 @@ from django.urls import include, path
 
 from ucis.billing.api import router as billing_router
 from ucis.customers.api import router as customers_router
+from ucis.ledger.api import router as ledger_router
 from ucis.metering.api import router as metering_router
 from ucis.org.api import router as org_router
+from ucis.payments.api import router as payments_router
 from ucis.platform.api import api
 from ucis.platform.audit_api import router as audit_router
 from ucis.tariffs.api import router as tariffs_router
@@ -16,6 +18,8 @@ api.add_router("/registry", customers_router)
 api.add_router("/metering", metering_router)
 api.add_router("/tariffs", tariffs_router)
 api.add_router("/billing", billing_router)
+api.add_router("/ledger", ledger_router)
+api.add_router("/payments", payments_router)
 
 admin.site.site_header = "ucis"
 
@@ -26,6 +30,8 @@ urlpatterns = [
     path("metering/", include("ucis.metering.urls")),
     path("tariffs/", include("ucis.tariffs.urls")),
     path("billing/", include("ucis.billing.urls")),
+    path("payments/", include("ucis.payments.urls")),
+    path("ledger/", include("ucis.ledger.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

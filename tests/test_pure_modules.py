@@ -13,6 +13,7 @@ PURE_MODULES = [
     "ucis.customers.extrafields", "ucis.customers.documents",
     "ucis.metering.validation", "ucis.metering.estimation", "ucis.metering.apportion", "ucis.metering.mqtt_link",
     "ucis.tariffs.rating", "ucis.tariffs.latefees", "ucis.tariffs.definitions", "ucis.demo.readplan",
+    "ucis.ledger.chart", "ucis.ledger.allocation",
 ]
 
 

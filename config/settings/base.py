@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "ucis.metering",
     "ucis.tariffs",
     "ucis.billing",
+    "ucis.ledger",
+    "ucis.payments",
     "ucis.demo",
 ]
 
@@ -230,3 +232,8 @@ def _derive_from_secret_key(label: bytes) -> str:
 # and UCIS_HASH_KEY (config.settings.prod requires them).
 UCIS_FIELD_KEYS = env_list("UCIS_FIELD_KEYS", "") or [_derive_from_secret_key(b"ucis field encryption key v1")]
 UCIS_HASH_KEY = os.environ.get("UCIS_HASH_KEY") or _derive_from_secret_key(b"ucis keyed hash key v1")
+
+# Billing and the receivables ledger (BIL-1, BIL-3): days from issuing a bill to its due date.
+UCIS_BILL_DUE_DAYS = int(os.environ.get("UCIS_BILL_DUE_DAYS", "15"))
+# Correction orders (BIL-2): the largest amount (yuan) each role may approve; None = no limit.
+UCIS_CORRECTION_LIMITS = {"billing_approver": "1000", "manager": "10000", "administrator": None}

@@ -120,6 +120,7 @@ class Bill(models.Model):
                           verbose_name=_("bill messages"))
     created_at = models.DateTimeField(_("created at"), db_default=Now())
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
 
     objects = TenantManager()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import connection
 from django.utils.translation import gettext
 
 from ucis.billing.models import EXCEPTION_REASONS, Bill, BillRun
@@ -79,3 +80,26 @@ def exception_text(reason: str) -> str:
         if found:
             return gettext(template) % found.groupdict() if found.groupdict() else gettext(template)
     return reason
+
+
+def bills_on_route(*, bill_ids: list[int], route_id: int) -> set[int]:
+    """Those of ``bill_ids`` whose account was billed on ``route_id`` (by its run's item)."""
+    if not bill_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT b.id FROM billing_bill b JOIN billing_billrunitem i
+                            ON i.run_id = b.run_id AND i.account_id = b.account_id
+                           WHERE b.id = ANY(%s) AND i.route_id = %s""", [bill_ids, route_id])
+        return {r for (r,) in cursor.fetchall()}
+
+
+def bill_get(*, actor: Any, bill_id: Any) -> Bill:
+    """A bill the actor may see (company-wide for staff who serve the whole company)."""
+    return access_by_id(Bill.objects.select_related("account", "run"), actor, bill_id,
+                        company_wide=actor.has_perm("customers.lookup_company"))
+
+
+def bill_priced_lines(*, bill_id: int) -> list[dict[str, Any]]:
+    """A bill's lines that have a unit price, in order: code, label, receivable, price, block."""
+    return list(Bill.objects.get(pk=bill_id).lines.filter(price__isnull=False).order_by("seq")
+                .values("code", "label", "receivable", "price", "block"))

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -26,6 +27,8 @@ from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import Conflict, DomainError
 from ucis.kernel.errors import gettext_noop as _
 from ucis.kernel.periods import month_start
+from ucis.ledger import accrual as ledger_accrual
+from ucis.ledger import services as ledger_services
 from ucis.metering import usage as metering_usage
 from ucis.org import selectors as org_selectors
 from ucis.platform.audit import audit_context
@@ -636,7 +639,9 @@ def bill_run_approve(*, actor: Any, run_id: Any) -> BillRun:
 
 
 def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
-    """Issue an approved run: its bills become due (the ledger posts them as receivables)."""
+    """Issue an approved run: its bills become due and are posted as receivables in the ledger
+    (one balanced entry per bill, set-based), credit customers hold pays them at once, and the due
+    date is today plus ``UCIS_BILL_DUE_DAYS``."""
     require(actor, "billing.issue_billrun")
     with transaction.atomic(), audit_context(actor=actor, reason="issue bill run", source="billing"):
         run = access_by_id(BillRun.objects.select_for_update(), actor, run_id)
@@ -644,7 +649,34 @@ def bill_run_issue(*, actor: Any, run_id: Any) -> BillRun:
             raise Conflict("status", _("only an approved run can be issued; this one is %(status)s"),
                            status=run.status)
         now = timezone.now()
-        Bill.objects.filter(run=run, status="calculated").update(status="issued", issued_at=now)
+        today = timezone.localdate()
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bill_postings")
+            cursor.execute(
+                """CREATE TEMP TABLE bill_postings ON COMMIT DROP AS
+                   SELECT b.id AS bill_id, b.account_id, b.node_id, l.receivable, sum(l.amount) AS amount
+                     FROM billing_bill b JOIN billing_billline l ON l.bill_id = b.id
+                    WHERE b.run_id = %s AND b.status = 'calculated'
+                    GROUP BY b.id, b.account_id, b.node_id, l.receivable HAVING sum(l.amount) <> 0""", [run.pk])
+        ledger_services.bill_postings_post(actor=actor, company_id=run.company_id, commodity=run.commodity,
+                                           effective_date=today, staging="bill_postings")
+        # Money customers hold with us (预存) pays the new bills at once.
+        ledger_accrual.credits_apply(actor=actor, company_id=run.company_id, effective_date=today, key=f"run{run.pk}")
+        Bill.objects.filter(run=run, status="calculated").update(
+            status="issued", issued_at=now, due_date=today + timedelta(days=settings.UCIS_BILL_DUE_DAYS))
         run.status, run.issued_by, run.issued_at = "issued", acting_user(actor), now
         run.save(update_fields=["status", "issued_by", "issued_at"])
     return run
+
+
+def bill_cancel(*, actor: Any, bill_id: int, reason: str) -> Bill:
+    """Mark an issued bill cancelled (its ledger entries are reversed by the correction order that
+    calls this); the account can then be billed again for the period by a run over its route."""
+    with transaction.atomic(), audit_context(actor=actor, reason=reason, source="billing"):
+        bill = Bill.objects.select_for_update().get(pk=bill_id)
+        if bill.status != "issued":
+            raise Conflict("bill", _("only an issued bill can be cancelled; this one is %(status)s"),
+                           status=bill.status)
+        bill.status = "cancelled"
+        bill.save(update_fields=["status"])
+    return bill

@@ -561,3 +561,15 @@ def customer_type_codes() -> list[str]:
     from ucis.customers.models import CUSTOMER_TYPES
 
     return [code for code, _label in CUSTOMER_TYPES]
+
+
+def account_customer_types(*, account_ids: Iterable[int]) -> dict[int, str]:
+    """Account → its customer's type (the class late-fee rates and prices are set by)."""
+    return dict(Account.objects.filter(pk__in=list(account_ids)).values_list("pk", "customer__customer_type"))
+
+
+def account_service_points(*, account_id: int, on: Any) -> list[tuple[int, int]]:
+    """(service point, its node) the account pays for on ``on`` — e.g. to queue them for review."""
+    return list(ServiceAgreement.objects.filter(account_id=account_id, active_from__lte=on)
+                .filter(Q(active_to__isnull=True) | Q(active_to__gt=on))
+                .values_list("service_point_id", "service_point__node_id"))

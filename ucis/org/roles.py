@@ -52,20 +52,30 @@ _MANAGE_TARIFFS = _VIEW_TARIFFS + ("tariffs.import_tariff", "tariffs.add_discoun
 _VIEW_BILLS = ("billing.view_billrun", "billing.view_bill")
 _RUN_BILLS = _VIEW_BILLS + ("billing.calculate_billrun",)
 _APPROVE_BILLS = _VIEW_BILLS + ("billing.approve_billrun", "billing.issue_billrun")
+_VIEW_LEDGER = ("ledger.view_journalentry", "ledger.view_ledgeraccount", "payments.view_payment")
+_COLLECT = _VIEW_LEDGER + ("payments.collect_payment",)
+_REQUEST_CORRECTIONS = ("ledger.request_correction", "ledger.view_correctionorder")
+_CORRECT_LEDGER = _VIEW_LEDGER + _REQUEST_CORRECTIONS + ("ledger.add_journalentry", "payments.reverse_payment",
+                                                         "ledger.approve_correction")
+_CLOSE_PERIODS = ("ledger.change_ledgerperiod", "ledger.view_ledgerperiod", "payments.view_settlement")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _VIEW_TARIFFS + ("customers.lookup_company",),
+    COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _VIEW_TARIFFS + _COLLECT + (
+        "customers.lookup_company",),
     METER_READER: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS,
-    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS + _REVIEW_READS + _VIEW_TARIFFS + _RUN_BILLS,
-    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _VIEW_TARIFFS + _APPROVE_BILLS,
-    HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + ("customers.lookup_company",),
+    BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS + _REVIEW_READS + _VIEW_TARIFFS + _RUN_BILLS
+    + _VIEW_LEDGER + _REQUEST_CORRECTIONS,
+    BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _VIEW_TARIFFS + _APPROVE_BILLS + _CORRECT_LEDGER,
+    HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + _VIEW_LEDGER + ("customers.lookup_company",),
     DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
-    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _MANAGE_READING + _VIEW_TARIFFS + _VIEW_BILLS + (
+    MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _MANAGE_READING + _VIEW_TARIFFS + _VIEW_BILLS + _VIEW_LEDGER
+    + _CLOSE_PERIODS + ("ledger.approve_correction", "ledger.view_correctionorder") + (
         "org.view_user", "org.view_audit", "org.export_org", "customers.view_sensitive", "customers.export_registry",
         "customers.export_customer"),
     ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + _ENTER_READS
-    + _REVIEW_READS + _MANAGE_READING + _MANAGE_TARIFFS + _RUN_BILLS + _APPROVE_BILLS + (
+    + _REVIEW_READS + _MANAGE_READING + _MANAGE_TARIFFS + _RUN_BILLS + _APPROVE_BILLS + _COLLECT + _CORRECT_LEDGER
+    + _CLOSE_PERIODS + (
         "customers.view_sensitive",) + (
         "customers.export_customer", "customers.view_extrafielddefinition", "customers.add_extrafielddefinition",
         "customers.change_extrafielddefinition",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q
@@ -152,3 +153,21 @@ def explain(template: str, params: Mapping[str, Any] | None) -> str:
         return translated % values if values else translated
     except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder: the English text
         return template % values if values else template
+
+
+def late_fee_rule_on(*, company_id: int, commodity: str, on: date) -> Any:
+    """The company's late-fee rule for the commodity in force on ``on`` (a pure ``LateFeeRule``), or None."""
+    from ucis.tariffs import latefees
+
+    policy = (LateFeePolicy.objects.filter(company_id=company_id, commodity=commodity, active_from__lte=on)
+              .filter(Q(active_to__isnull=True) | Q(active_to__gt=on)).first())
+    if policy is None:
+        return None
+    return latefees.LateFeeRule(grace_days=policy.grace_days, minimum=policy.minimum,
+                                rates={k: (Decimal(a), Decimal(b)) for k, (a, b) in policy.rates.items()})
+
+
+def late_fee_scopes_on(*, on: date) -> list[tuple[int, str]]:
+    """(company, commodity) of every late-fee rule in force on ``on``."""
+    return list(LateFeePolicy.objects.filter(active_from__lte=on).filter(Q(active_to__isnull=True) | Q(active_to__gt=on))
+                .values_list("company_id", "commodity").order_by("company_id", "commodity"))

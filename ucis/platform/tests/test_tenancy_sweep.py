@@ -100,7 +100,20 @@ def foreign_objects(org, settings, tmp_path):
     bill = Bill.objects.create(run=bill_run, account=account, company=org.water, node=org.station_a,
                                period=date(2026, 10, 1), period_from=date(2026, 9, 10), period_to=date(2026, 10, 10),
                                usage=0, total=0, messages=["甲客户"])
-    objects = {"tariffs.Tariff": tariff, "billing.BillRun": run, "billing.Bill": bill,
+    from ucis.payments import services as payment_services
+
+    paid = payment_services.payment_post(actor=SYSTEM, account_id=account.pk, amount="12.00", channel="counter",
+                                         node_id=org.station_a.pk)
+    from ucis.ledger.models import JournalEntry
+
+    entry = JournalEntry.objects.get(idempotency_key=f"payment:{paid.payment.pk}")
+    from ucis.ledger.models import CorrectionOrder
+
+    correction = CorrectionOrder.objects.create(company=org.water, node=org.station_a, account=account,
+                                                kind="penalty_setting", amount=0, reason="sweep",
+                                                details={"active_from": "2026-01-01"})
+    objects = {"tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
+               "ledger.CorrectionOrder": correction, "billing.BillRun": run, "billing.Bill": bill,
                "metering.Route": route, "metering.ReadCycle": cycle,
                "metering.ReadReview": ReadReview.objects.get(service_point=point),
                "org.OrgNode": org.branch_a, "org.User": org.admin_a, "customers.Customer": account.customer,

@@ -1,0 +1,38 @@
+"""The receivables screen of an account, a correction requested there and approved from the queue."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import PASSWORD
+from ucis.ledger.models import CorrectionOrder
+from ucis.org import services as org_services
+from ucis.platform.tenancy import SYSTEM
+
+pytestmark = pytest.mark.django_db
+
+
+def test_request_on_the_account_then_approve_from_the_queue(billed, org, login, client):
+    clerk = org_services.staff_create(actor=SYSTEM, username="bill.clerk", password=PASSWORD,
+                                      node_id=org.branch_b.pk, roles=["billing_clerk"])
+    approver = org_services.staff_create(actor=SYSTEM, username="approver", password=PASSWORD,
+                                         node_id=org.branch_b.pk, roles=["billing_approver"])
+    bill = billed.bills[2]
+    c = login(clerk)
+    page = c.get(f"/ledger/accounts/{bill.account_id}/")
+    assert page.status_code == 200 and 'data-testid="owed">98.75<' in page.content.decode()
+    r = c.post(f"/ledger/accounts/{bill.account_id}/", {"kind": "charge_adjust", "bill_id": bill.pk,
+                                                        "amount": "-500", "reason": "退费"})
+    assert r.status_code == 200 and "more than the 75.00 billed" in r.content.decode()
+    r = c.post(f"/ledger/accounts/{bill.account_id}/", {"kind": "charge_adjust", "bill_id": bill.pk,
+                                                        "amount": "-5", "reason": "退费"})
+    order = CorrectionOrder.objects.get()
+    assert r.status_code == 302 and r.url == f"/ledger/corrections/{order.pk}/"
+    a = login(approver)
+    assert str(order.pk) in a.get("/ledger/corrections/").content.decode()
+    a.post(f"/ledger/corrections/{order.pk}/decide/", {"decision": "approve", "note": "同意"})
+    page = a.get(f"/ledger/corrections/{order.pk}/").content.decode()
+    assert "Approved and posted" in page or "批准" in page
+    order.refresh_from_db()
+    assert order.status == "posted"
+    assert 'data-testid="owed">93.75<' in a.get(f"/ledger/accounts/{bill.account_id}/").content.decode()
