@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
     reuse = "--reuse" in sys.argv
+    issue = "--issue" in sys.argv
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     from ucis.platform.embedded_db import ensure_database_url
 
@@ -54,7 +55,8 @@ def main() -> None:
     today = timezone.localdate()
     if reuse and generator.demo_present():
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE billing_billline, billing_bill, billing_billrunitem, billing_billrun")
+            cursor.execute("TRUNCATE ledger_journalline, ledger_journalentry, billing_billline, billing_bill, "
+                           "billing_billrunitem, billing_billrun CASCADE")
             cursor.execute("VACUUM ANALYZE")
     else:
         generator.demo_reset()
@@ -78,24 +80,34 @@ def main() -> None:
                                      route_ids=routes)
         timings["start (select accounts)"] = timings.get("start (select accounts)", 0.0) + time.perf_counter() - started
         done = billing.bill_run_calculate(actor=SYSTEM, run_id=run.pk, timings=timings)
+        if issue:
+            started = time.perf_counter()
+            billing.bill_run_approve(actor=SYSTEM, run_id=run.pk)
+            billing.bill_run_issue(actor=SYSTEM, run_id=run.pk)
+            timings["approve, issue (ledger)"] = (timings.get("approve, issue (ledger)", 0.0)
+                                                  + time.perf_counter() - started)
         billed += done["billed"]
         exceptions += done["exception"]
     run_s = time.perf_counter() - run_started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     floor_s, floor_nofk_s = _copy_floor(connection)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM billing_bill), (SELECT count(*) FROM billing_billline)")
-        bills, lines = cursor.fetchone()
+        cursor.execute("SELECT (SELECT count(*) FROM billing_bill), (SELECT count(*) FROM billing_billline), "
+                       "(SELECT count(*) FROM ledger_journalentry), (SELECT count(*) FROM ledger_journalline)")
+        bills, lines, entries, postings = cursor.fetchone()
     for phase, seconds in timings.items():
         print(f"  {phase:<28} {seconds:6.2f} s", file=sys.stderr)
-    print(f"bill run: {billed:,} bills ({exceptions:,} exceptions) in {run_s:.1f} s; floor: COPY {bills:,} bills + "
-          f"{lines:,} lines in {floor_s:.1f} s ({floor_nofk_s:.1f} s without the foreign keys)", file=sys.stderr)
+    print(f"bill run: {billed:,} bills ({exceptions:,} exceptions) calculated, approved and issued in {run_s:.1f} s; "
+          f"floor: COPY {bills:,} bills + {lines:,} lines + {entries:,} journal entries + {postings:,} journal lines "
+          f"in {floor_s:.1f} s ({floor_nofk_s:.1f} s without the foreign keys)", file=sys.stderr)
     print(f"accounts_per_s={billed / run_s:.0f} peak_rss_mb={peak_rss_mb:.0f} floor_ratio={run_s / floor_s:.2f} "
           f"run_s={run_s:.1f} floor_s={floor_s:.2f} floor_nofk_s={floor_nofk_s:.2f} "
-          f"floor_nofk_ratio={run_s / floor_nofk_s:.2f} bills={billed} lines={lines} exceptions={exceptions}")
+          f"floor_nofk_ratio={run_s / floor_nofk_s:.2f} bills={billed} lines={lines} journal_lines={postings} "
+          f"exceptions={exceptions}")
 
 
-def _copy_floor(connection: Any, tables: tuple[str, ...] = ("billing_bill", "billing_billline")) -> tuple[float, float]:
+def _copy_floor(connection: Any, tables: tuple[str, ...] = ("billing_bill", "billing_billline", "ledger_journalentry",
+                                                            "ledger_journalline")) -> tuple[float, float]:
     """COPY the run's output rows again into fresh tables of the same shape — columns, defaults,
     checks, indexes and the same foreign keys (deferred, checked at commit as the run's are) — in
     one committed transaction. Returns (seconds with the foreign keys, seconds without them)."""
