@@ -209,10 +209,9 @@ versions:
 def test_every_line_the_run_writes_is_the_reference_engines(org):
     """The columnar path (integer rating, numpy-formatted COPY) writes exactly the lines, amounts,
     quantities, prices and explanations the Decimal reference gives."""
+    from ucis.customers.models import Meter
     from ucis.tariffs import rating
     from ucis.tariffs import selectors as tariff_selectors
-
-    from ucis.customers.models import Meter
 
     site = make_site(org)
     Meter.objects.filter(serial="WM00001").update(size="DN15")  # priced by size
