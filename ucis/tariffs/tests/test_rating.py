@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from datetime import date
 from decimal import Decimal as D
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
