@@ -243,3 +243,22 @@ def test_every_line_the_run_writes_is_the_reference_engines(org):
     assert {ln.code for ln in BillLine.objects.filter(bill__run=run)} >= {"water", "sewage", "meter", "min"}
     assert sorted(BillLine.objects.filter(bill__run=run, code="meter").values_list("price", flat=True)) == [
         D("1.50"), D("2.50"), D("2.50")]
+
+
+@pytest.mark.parametrize("read", [["WM00000"], []])
+def test_accounts_without_a_read_are_exceptions(org, read):
+    from ucis.billing import models
+
+    site = make_site(org)
+    tariff_services.tariff_import(actor=SYSTEM, text=TARIFF, reason="price book")
+    metering_services.read_cycle_open(actor=SYSTEM, company_id=org.water.pk, period="2025-02")
+    meter_reads_record(actor=SYSTEM, source="hand", today=TODAY,
+                       reads=[ReadInput(serial, date(2025, 2, 10), "8") for serial in read])
+    run = services.bill_run_start(actor=SYSTEM, company_id=org.water.pk, commodity="water", period="2025-02")
+    done = services.bill_run_calculate(actor=SYSTEM, run_id=run.pk)
+    assert done == {"billed": len(read), "exception": 3 - len(read)}
+    unread = {a.pk for a in site.accounts[len(read):]}
+    assert dict(BillRunItem.objects.filter(run=run, status="exception").values_list("account_id", "reason")) == {
+        a: models.NO_READ for a in unread}
+    assert set(Bill.objects.filter(run=run).values_list("account_id", flat=True)) == {
+        a.pk for a in site.accounts[:len(read)]}
