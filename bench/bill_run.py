@@ -110,7 +110,8 @@ def main() -> None:
         bills, lines, entries, postings = cursor.fetchone()
     for phase, seconds in timings.items():
         print(f"  {phase:<28} {seconds:6.2f} s", file=sys.stderr)
-    print(f"bill run: {billed:,} bills ({exceptions:,} exceptions) calculated, approved and issued in {run_s:.1f} s; "
+    done_what = "calculated, approved and issued" if issue else "calculated"
+    print(f"bill run: {billed:,} bills ({exceptions:,} exceptions) {done_what} in {run_s:.1f} s; "
           f"floor: COPY {bills:,} bills + {lines:,} lines + {entries:,} journal entries + {postings:,} journal lines "
           f"in {floor_s:.1f} s ({floor_nofk_s:.1f} s without the foreign keys)", file=sys.stderr)
     print(f"accounts_per_s={billed / run_s:.0f} peak_rss_mb={peak_rss_mb:.0f} floor_ratio={run_s / floor_s:.2f} "
