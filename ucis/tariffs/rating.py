@@ -8,6 +8,8 @@ Pure: plain values in, ``Line``s out; no Django, no clock. Two paths give the sa
   (volumes in 1/100 unit, prices in 1/10000 yuan, amounts in 1/1000000 yuan rounded once per
   line to the fen). Accounts the integer path does not cover (a version change or the new year
   inside the period, free volume) are rated by ``rate``. A property test holds the two together.
+  ``rate_columns`` is the same integer path over columns (``BatchInput``: numpy arrays, no
+  ``Account`` objects) — what the bill run calls; ``covers`` says which periods it may take.
 
 Units and rounding — the one documented point: volumes are exact to 0.01 (a bill never shows a
 finer volume; callers round reads' thousandths half-up before rating), prices to 0.0001 yuan. Each
