@@ -7,7 +7,7 @@ building name prefix). Staff with ``customers.lookup_company`` search their whol
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -488,12 +488,79 @@ def billing_accounts(*, service_point_ids: Iterable[int], on: Any) -> dict[int, 
                 for row in cursor.fetchall()}
 
 
+def billing_payer_columns(*, service_point_ids: str, on: Any, customer_types: Sequence[str] = (),
+                          sizes: Sequence[str] = (), details: bool = True) -> dict[str, Any]:
+    """``billing_accounts`` as numpy columns sorted by account then service point (the bill run's
+    shape): ``sp``, ``account``, ``node``, ``residents``, ``customer_type`` (index into
+    ``customer_types``, −1 for another) and ``size`` (the meter's size as an index into ``sizes``,
+    −1 for none or another). ``service_point_ids`` is a bigint[] literal. Without ``details`` only
+    ``sp`` and ``account`` (who pays: what a run's start needs)."""
+    from ucis.platform.bulk import fetch_columns
+
+    if not details:
+        return fetch_columns(
+            """FROM (SELECT g.service_point_id AS sp, g.account_id AS account FROM customers_serviceagreement g
+                      WHERE g.service_point_id = ANY(%s::bigint[]) AND g.active_from <= %s
+                        AND (g.active_to IS NULL OR g.active_to > %s)
+                      ORDER BY g.account_id, g.service_point_id) t""",
+            [service_point_ids, on, on], [("sp", "sp", "int8"), ("account", "account", "int8")])
+
+    # The meter's size only when some price depends on it (a subquery per service point).
+    size = "-1::int8"
+    size_params: list[Any] = []
+    if sizes:
+        size = """coalesce(array_position(%s::text[],
+                      (SELECT m.size::text FROM customers_meterinstallation i
+                         JOIN customers_meter m ON m.id = i.meter_id
+                        WHERE i.service_point_id = g.service_point_id AND i.installed_date <= %s
+                          AND (i.removed_date IS NULL OR i.removed_date >= %s)
+                        ORDER BY i.installed_date DESC LIMIT 1)), 0)::int8 - 1"""
+        size_params = ["{" + ",".join(f'"{s}"' for s in sizes) + "}", on, on]
+    return fetch_columns(
+        """FROM (SELECT g.service_point_id AS sp, a.id AS account, a.node_id AS node,
+                        coalesce(p.residents, 0)::int8 AS residents,
+                        coalesce(array_position(%s::text[], c.customer_type::text), 0)::int8 - 1 AS ctype,
+                        {size} AS size
+                   FROM customers_serviceagreement g
+                   JOIN customers_account a ON a.id = g.account_id
+                   JOIN customers_customer c ON c.id = a.customer_id
+                   JOIN customers_servicepoint s ON s.id = g.service_point_id
+                   JOIN customers_premise p ON p.id = s.premise_id
+                  WHERE g.service_point_id = ANY(%s::bigint[]) AND g.active_from <= %s
+                    AND (g.active_to IS NULL OR g.active_to > %s)
+                  ORDER BY a.id, g.service_point_id) t""".replace("{size}", size),
+        ["{" + ",".join(f'"{t}"' for t in customer_types) + "}"] + size_params + [service_point_ids, on, on],
+        [("sp", "sp", "int8"), ("account", "account", "int8"), ("node", "node", "int8"),
+         ("residents", "residents", "int8"), ("customer_type", "ctype", "int8"), ("size", "size", "int8")])
+
+
+def account_categories(*, account_ids: str, on: Any) -> dict[int, list[str]]:
+    """Account → the special categories its customer holds on ``on`` (only accounts holding
+    any); ``account_ids`` is a bigint[] literal."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT a.id, array_agg(k.category ORDER BY k.category) FROM customers_account a
+                 JOIN customers_customercategory k ON k.customer_id = a.customer_id
+                WHERE a.id = ANY(%s::bigint[]) AND k.active_from <= %s AND (k.active_to IS NULL OR k.active_to > %s)
+                GROUP BY a.id""", [account_ids, on, on])
+        return {a: list(c) for a, c in cursor.fetchall()}
+
+
 def account_numbers(*, account_ids: Iterable[int]) -> dict[int, str]:
     """Account id → account number (for lists of another app that already checked visibility)."""
     ids = list(set(account_ids))
     if not ids:
         return {}
     return dict(Account.objects.filter(pk__in=ids).values_list("id", "account_no"))
+
+
+def customer_type_codes() -> list[str]:
+    """Every customer type's code (the bill run maps customers to tariffs by it)."""
+    from ucis.customers.models import CUSTOMER_TYPES
+
+    return [code for code, _label in CUSTOMER_TYPES]
 
 
 def account_customer_types(*, account_ids: Iterable[int]) -> dict[int, str]:

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ucis.kernel.errors import DomainError
@@ -98,20 +99,25 @@ def read_review_require(*, service_points: Iterable[tuple[Any, Any]], period: da
 
 
 def open_reviews(*, period: date, service_point_ids: Iterable[Any] | None = None,
-                 node_path: str | None = None) -> Any:
+                 node_path: str | None = None, service_point_sql: tuple[str, list[Any]] | None = None) -> Any:
     qs = ReadReview.objects.filter(period=period, status="open")
     if service_point_ids is not None:
         qs = qs.filter(service_point_id__in=list(service_point_ids))
+    if service_point_sql is not None:
+        sql, params = service_point_sql
+        qs = qs.filter(service_point_id__in=RawSQL(sql, params))
     if node_path:
         qs = qs.filter(node__path__startswith=node_path)
     return qs
 
 
 def billing_gate_check(*, period: date, service_point_ids: Iterable[Any] | None = None,
-                       node_path: str | None = None) -> None:
+                       node_path: str | None = None, service_point_sql: tuple[str, list[Any]] | None = None) -> None:
     """The bill run's question: may these service points be billed for ``period``? Refused, with
-    the count and the first few, while any has an open review."""
-    pending = open_reviews(period=period, service_point_ids=service_point_ids, node_path=node_path)
+    the count and the first few, while any has an open review. ``service_point_sql`` (a query of
+    service point ids and its parameters) names many service points without listing them."""
+    pending = open_reviews(period=period, service_point_ids=service_point_ids, node_path=node_path,
+                           service_point_sql=service_point_sql)
     count = pending.count()
     if count:
         sample = list(pending.order_by("service_point_id").values_list("service_point_id", flat=True)[:5])

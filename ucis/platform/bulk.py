@@ -123,7 +123,11 @@ _CHUNK_ROWS = 262_144
 @dataclass(frozen=True)
 class Column:
     """One column for ``copy_columns``: ``kind`` is ``int`` (int64), ``milli`` (int64 thousandths
-    written as a numeric with 3 decimals), ``date`` (datetime64[D]) or ``text`` (one constant)."""
+    written as a numeric with 3 decimals), ``date`` (datetime64[D]), ``text`` (one constant), or of
+    variable width: ``choice`` ((indices, strings): each row one of a few strings, ``None`` = NULL),
+    ``decimal`` ((ints, scale, keep[, null mask]): ``ints / 10**scale`` without padding, trailing
+    fractional zeros dropped beyond ``keep`` decimals) and ``concat`` (a list of columns written
+    one after the other in one field — e.g. a JSON document around numbers)."""
 
     name: str
     kind: str
@@ -145,37 +149,146 @@ def _width(values: npt.NDArray[np.int64]) -> int:
     return max(1, len(str(top)))
 
 
+def _copy_escape(text: str) -> bytes:
+    """Text as COPY's text format wants it (backslash, tab, newline and carriage return escaped)."""
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            .encode())
+
+
+def _digit_count(magnitude: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Decimal digits of each non-negative value (0 has one)."""
+    return np.searchsorted(_POWERS, magnitude, side="right").astype(np.int64).clip(min=1)
+
+
+_POWERS = np.array([10 ** k for k in range(19)], dtype=np.int64)
+
+
+def _plan(col: Column, n: int) -> tuple[Column, int, bool, Any]:
+    """(column, width, signed or variable, data) of one column over the whole load."""
+    if col.kind == "text":
+        raw = str(col.values).encode()
+        if any(b in raw for b in b"\t\n\r\\"):
+            raise ValueError(f"{col.name}: constant text may not hold tabs, newlines or backslashes")
+        return (col, len(raw), False, np.frombuffer(raw, dtype=np.uint8))
+    if col.kind == "date":
+        days = np.asarray(col.values, dtype="datetime64[D]").astype(np.int64)
+        if len(days) != n:
+            raise ValueError(f"{col.name}: {len(days)} values for {n} rows")
+        low = int(days.min()) if n else 0
+        high = int(days.max()) if n else 0
+        table = np.array([list(str(np.datetime64(d, "D")).encode()) for d in range(low, high + 1)],
+                         dtype=np.uint8)
+        if table.size and table.shape[1] != 10:
+            raise ValueError(f"{col.name}: dates outside years 1000-9999")
+        return (col, 10, False, (days, low, table))
+    if col.kind in ("int", "milli"):
+        values = np.asarray(col.values, dtype=np.int64)
+        if len(values) != n:
+            raise ValueError(f"{col.name}: {len(values)} values for {n} rows")
+        signed = bool(n and values.min() < 0)
+        whole = _width(values // 1000 if col.kind == "milli" else values) if n else 1
+        width = whole + (4 if col.kind == "milli" else 0) + signed
+        return (col, width, signed, values)
+    if col.kind == "choice":
+        indices, choices = col.values
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) != n:
+            raise ValueError(f"{col.name}: {len(indices)} values for {n} rows")
+        encoded = [b"\\N" if c is None else _copy_escape(str(c)) for c in choices]
+        if any(not e for e in encoded):
+            raise ValueError(f"{col.name}: an empty choice cannot be written (its bytes are the padding)")
+        width = max((len(e) for e in encoded), default=1)
+        table = np.zeros((max(1, len(encoded)), width), dtype=np.uint8)
+        for k, e in enumerate(encoded):
+            table[k, :len(e)] = np.frombuffer(e, dtype=np.uint8)
+        return (col, width, True, (indices, table))
+    if col.kind == "decimal":
+        values, scale, keep, nulls = (tuple(col.values) + (None,))[:4]
+        values = np.asarray(values, dtype=np.int64)
+        if len(values) != n:
+            raise ValueError(f"{col.name}: {len(values)} values for {n} rows")
+        whole = _width(np.abs(values) // 10 ** scale) if n else 1
+        width = max(2, 1 + whole + (1 + scale if scale else 0))
+        mask = None if nulls is None else np.asarray(nulls, dtype=np.bool_)
+        return (col, width, True, (values, int(scale), int(keep), mask, whole))
+    if col.kind == "concat":
+        parts = [_plan(part, n) for part in col.values]
+        return (col, sum(p[1] for p in parts), True, parts)
+    raise ValueError(f"{col.name}: unknown column kind {col.kind}")
+
+
 def _layout(columns: Sequence[Column], n: int) -> list[tuple[Column, int, bool, Any]]:
-    """Width of each field over the whole load, so every chunk has the same record size."""
-    plan: list[tuple[Column, int, bool, Any]] = []
-    for col in columns:
-        if col.kind == "text":
-            raw = str(col.values).encode()
-            if any(b in raw for b in b"\t\n\r\\"):
-                raise ValueError(f"{col.name}: constant text may not hold tabs, newlines or backslashes")
-            plan.append((col, len(raw), False, np.frombuffer(raw, dtype=np.uint8)))
-        elif col.kind == "date":
-            days = np.asarray(col.values, dtype="datetime64[D]").astype(np.int64)
-            if len(days) != n:
-                raise ValueError(f"{col.name}: {len(days)} values for {n} rows")
-            low = int(days.min()) if n else 0
-            high = int(days.max()) if n else 0
-            table = np.array([list(str(np.datetime64(d, "D")).encode()) for d in range(low, high + 1)],
-                             dtype=np.uint8)
-            if table.size and table.shape[1] != 10:
-                raise ValueError(f"{col.name}: dates outside years 1000-9999")
-            plan.append((col, 10, False, (days, low, table)))
-        elif col.kind in ("int", "milli"):
-            values = np.asarray(col.values, dtype=np.int64)
-            if len(values) != n:
-                raise ValueError(f"{col.name}: {len(values)} values for {n} rows")
-            signed = bool(n and values.min() < 0)
-            whole = _width(values // 1000 if col.kind == "milli" else values) if n else 1
-            width = whole + (4 if col.kind == "milli" else 0) + signed
-            plan.append((col, width, signed, values))
+    """Width of each field over the whole load, so every chunk has the same record size (variable
+    fields — ``choice``, ``decimal``, ``concat`` — are padded with NUL bytes, removed at the end)."""
+    return [_plan(col, n) for col in columns]
+
+
+def _write(out: npt.NDArray[np.uint8], pos: int, item: tuple[Column, int, bool, Any], lo: int, hi: int) -> None:
+    col, width, signed, data = item
+    if col.kind == "text":
+        out[:, pos:pos + width] = data
+    elif col.kind == "date":
+        days, low, table = data
+        out[:, pos:pos + 10] = table[days[lo:hi] - low]
+    elif col.kind == "choice":
+        indices, table = data
+        out[:, pos:pos + width] = table[indices[lo:hi]]
+    elif col.kind == "decimal":
+        _write_decimal(out, pos, width, data, lo, hi)
+    elif col.kind == "concat":
+        for part in data:
+            _write(out, pos, part, lo, hi)
+            pos += part[1]
+    else:
+        values = data[lo:hi]
+        start = pos
+        if signed:
+            out[:, pos] = np.where(values < 0, ord("-"), ord("0"))
+            start += 1
+        magnitude = np.abs(values)
+        if col.kind == "milli":
+            whole = width - 4 - signed
+            _digits(out, start, whole, magnitude // 1000)
+            out[:, start + whole] = ord(".")
+            _digits(out, start + whole + 1, 3, magnitude % 1000)
         else:
-            raise ValueError(f"{col.name}: unknown column kind {col.kind}")
-    return plan
+            _digits(out, start, width - signed, magnitude)
+
+
+def _write_decimal(out: npt.NDArray[np.uint8], pos: int, width: int, data: Any, lo: int, hi: int) -> None:
+    """``values / 10**scale`` as plain decimal text: a sign only when negative, no leading zeros,
+    trailing fractional zeros dropped beyond ``keep`` decimals (and the point with them); NUL-padded."""
+    values, scale, keep, nulls, whole = data
+    v = values[lo:hi]
+    magnitude = np.abs(v)
+    field = out[:, pos:pos + width]
+    field[:] = 0
+    integer = magnitude // 10 ** scale
+    _digits(field, 1, whole, integer)
+    pad = np.arange(whole)[None, :] < (whole - _digit_count(integer))[:, None]
+    field[:, 1:1 + whole][pad] = 0
+    field[:, 0] = np.where(v < 0, ord("-"), 0)
+    if scale:
+        fraction = magnitude % 10 ** scale
+        field[:, 1 + whole] = ord(".")
+        _digits(field, 2 + whole, scale, fraction)
+        # trailing zeros: how many of the last digits are 0
+        zeros = np.zeros(len(v), dtype=np.int64)
+        rest = fraction.copy()
+        alive = np.ones(len(v), dtype=np.bool_)
+        for _k in range(scale):
+            alive &= rest % 10 == 0
+            zeros += alive
+            rest //= 10
+        dropped = np.minimum(zeros, scale - keep)
+        cut = np.arange(scale)[None, :] >= (scale - dropped)[:, None]
+        field[:, 2 + whole:2 + whole + scale][cut] = 0
+        field[:, 1 + whole] = np.where(dropped == scale, 0, ord("."))
+    if nulls is not None:
+        null_rows = nulls[lo:hi]
+        field[null_rows] = 0
+        field[null_rows, 0] = ord("\\")
+        field[null_rows, 1] = ord("N")
 
 
 def _format(plan: list[tuple[Column, int, bool, Any]], lo: int, hi: int) -> bytes:
@@ -183,31 +296,37 @@ def _format(plan: list[tuple[Column, int, bool, Any]], lo: int, hi: int) -> byte
     record = sum(width for _c, width, _s, _v in plan) + len(plan)
     out = np.empty((m, record), dtype=np.uint8)
     pos = 0
-    for col, width, signed, data in plan:
-        if col.kind == "text":
-            out[:, pos:pos + width] = data
-        elif col.kind == "date":
-            days, low, table = data
-            out[:, pos:pos + 10] = table[days[lo:hi] - low]
-        else:
-            values = data[lo:hi]
-            start = pos
-            if signed:
-                out[:, pos] = np.where(values < 0, ord("-"), ord("0"))
-                start += 1
-            magnitude = np.abs(values)
-            if col.kind == "milli":
-                whole = width - 4 - signed
-                _digits(out, start, whole, magnitude // 1000)
-                out[:, start + whole] = ord(".")
-                _digits(out, start + whole + 1, 3, magnitude % 1000)
-            else:
-                _digits(out, start, width - signed, magnitude)
-        pos += width
+    for item in plan:
+        _write(out, pos, item, lo, hi)
+        pos += item[1]
         out[:, pos] = ord("\t")
         pos += 1
     out[:, record - 1] = ord("\n")
+    if any(c.kind in ("choice", "decimal", "concat") for c, _w, _s, _d in plan):
+        flat = out.reshape(-1)
+        return flat[flat != 0].tobytes()
     return out.tobytes()
+
+
+def format_columns(columns: Sequence[Column], count: int, rows: int = 32_768) -> Iterator[bytes]:
+    """The rows of ``columns`` in COPY's text format, ``rows`` at a time (for one COPY that writes
+    rows of several shapes; small chunks let PostgreSQL parse one while numpy formats the next)."""
+    if count <= 0:
+        return
+    plan = _layout(columns, count)
+    for lo in range(0, count, rows):
+        yield _format(plan, lo, min(count, lo + rows))
+
+
+def copy_chunks(table: str, names: Sequence[str], chunks: Iterable[bytes]) -> None:
+    """COPY already formatted text chunks (``format_columns``) into ``table``."""
+    cols = ", ".join(f'"{c}"' for c in names)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # attach the audit context, as copy_rows does
+        raw = cursor.cursor
+        with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN', writer=QueuedLibpqWriter(raw)) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
 
 
 def copy_columns(table: str, columns: Sequence[Column], count: int) -> int:

@@ -8,6 +8,8 @@ Pure: plain values in, ``Line``s out; no Django, no clock. Two paths give the sa
   (volumes in 1/100 unit, prices in 1/10000 yuan, amounts in 1/1000000 yuan rounded once per
   line to the fen). Accounts the integer path does not cover (a version change or the new year
   inside the period, free volume) are rated by ``rate``. A property test holds the two together.
+  ``rate_columns`` is the same integer path over columns (``BatchInput``: numpy arrays, no
+  ``Account`` objects) — what the bill run calls; ``covers`` says which periods it may take.
 
 Units and rounding — the one documented point: volumes are exact to 0.01 (a bill never shows a
 finer volume; callers round reads' thousandths half-up before rating), prices to 0.0001 yuan. Each
@@ -482,19 +484,48 @@ def _integer_path_covers(version: Version, account: Account) -> bool:
     return not annual or account.period_from.year == (account.period_to - timedelta(days=1)).year
 
 
-def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLines, dict[int, list[Line]]]:
-    """Rate many accounts under ``version``: the integer path for those it covers (returned as
-    columns), ``rate`` for the rest (returned per account index)."""
-    covered = [i for i, a in enumerate(accounts) if _integer_path_covers(version, a)]
-    covered_set = set(covered)
-    others = {i: rate([version], accounts[i]) for i in range(len(accounts)) if i not in covered_set}
-    n = len(covered)
-    subset = [accounts[i] for i in covered]
-    idx = np.array(covered, dtype=np.int64)
-    days = np.array([(a.period_to - a.period_from).days for a in subset], dtype=np.int64)
-    months = np.array([months_in(int(d)) for d in days], dtype=np.int64)
-    last_month = np.array([(a.period_to - timedelta(days=1)).month for a in subset], dtype=np.int64)
-    residents = np.array([a.residents for a in subset], dtype=np.int64)
+@dataclass(frozen=True)
+class BatchInput:
+    """Accounts as columns for the integer path, every one covered by the version (``covers``):
+    period days, the month of the period's last day, residents, usage per register and the annual
+    volume billed before the period (1/100 unit), meters, and the meter size as an index into
+    ``sizes`` (−1 when none)."""
+
+    days: IntArray
+    last_month: IntArray
+    residents: IntArray
+    volume: Mapping[str, IntArray]
+    year_to_date: IntArray
+    meters: IntArray
+    meter_size: IntArray
+    sizes: tuple[str, ...] = ()
+
+
+def months_of(days: IntArray) -> IntArray:
+    """``months_in`` for many periods: days × 12 / 365 rounded half-up, at least 1."""
+    return np.maximum(1, (24 * days + 365) // 730)
+
+
+def covers(version: Version, period_from: Any, period_to: Any) -> Any:
+    """Which periods (datetime64[D] arrays) the integer path rates under ``version``: inside the
+    version, and — for annual ladders — inside one calendar year. (Free volume and special reads
+    are the caller's to leave out.)"""
+    start = np.datetime64(version.active_from, "D")
+    inside = period_from >= start
+    if version.active_to is not None:
+        inside &= period_to <= np.datetime64(version.active_to, "D")
+    if any(isinstance(c, Charge) and c.basis == "year" for c in version.components):
+        inside &= (period_from.astype("datetime64[Y]") == (period_to - np.timedelta64(1, "D")).astype("datetime64[Y]"))
+    return inside
+
+
+def rate_columns(version: Version, batch: BatchInput) -> BatchLines:
+    """The integer path over columns (``account`` indexes the batch's rows)."""
+    n = len(batch.days)
+    idx = np.arange(n, dtype=np.int64)
+    months = months_of(batch.days)
+    last_month = batch.last_month
+    residents = batch.residents
     cols: dict[str, list[IntArray]] = {k: [] for k in BatchLines.__dataclass_fields__}
 
     def emit(mask: Any, component: int, block: int, quantity: IntArray, price: IntArray | int,
@@ -510,9 +541,8 @@ def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLine
     charged = np.zeros((len(version.components), n), dtype=np.int64)  # fen per component, for minimums
     for ci, comp in enumerate(version.components):
         if isinstance(comp, Charge):
-            volume = np.array([int(a.usage.get(comp.register, Decimal(0)) * 100) for a in subset], dtype=np.int64)
-            start_at = (np.array([int(a.year_to_date * 100) for a in subset], dtype=np.int64)
-                        if comp.basis == "year" else np.zeros(n, dtype=np.int64))
+            volume = batch.volume.get(comp.register, np.zeros(n, dtype=np.int64))
+            start_at = batch.year_to_date if comp.basis == "year" else np.zeros(n, dtype=np.int64)
             end_at = start_at + volume
             factor = months if comp.basis == "month" else np.ones(n, dtype=np.int64)
             extra = np.maximum(residents - comp.base_residents, 0) if comp.base_residents else np.zeros(n, np.int64)
@@ -543,9 +573,11 @@ def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLine
                     if upper is not None:
                         lower = upper
         elif isinstance(comp, FixedCharge):
-            base = np.array([int(comp.by_size.get(a.meter_size, comp.amount) * 100) for a in subset], dtype=np.int64)
-            count = (np.array([a.meters for a in subset], dtype=np.int64) if comp.per == "meter"
-                     else np.ones(n, dtype=np.int64))
+            default = int(comp.amount * 100)
+            table = np.array([int(comp.by_size.get(size, comp.amount) * 100) for size in batch.sizes] + [default],
+                             dtype=np.int64)
+            base = table[np.where(batch.meter_size >= 0, batch.meter_size, len(batch.sizes))]
+            count = batch.meters if comp.per == "meter" else np.ones(n, dtype=np.int64)
             amount = base * months * count  # fen × whole months: exact, nothing to round
             emit(np.ones(n, dtype=np.bool_), ci, 0, months * count * 10000, base * 100, amount)
             charged[ci] += amount
@@ -556,17 +588,33 @@ def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLine
             floor = int(comp.amount * 100) * months
             top_up = floor - counted
             emit(top_up > 0, ci, 0, np.full(n, 10000, dtype=np.int64), -1, top_up)
-    reductions = {r.code for a in subset for r in a.reductions if r.percent}
-    if reductions:
-        # Percent reductions differ per account (their own date ranges): fall back per account for
-        # the few that have them rather than vectorise a rare case.
-        raise_rows = [i for i, a in zip(covered, subset, strict=True) if any(r.percent for r in a.reductions)]
-        keep = ~np.isin(np.concatenate(cols["account"]) if cols["account"] else np.array([], np.int64), raise_rows)
-        merged = {k: (np.concatenate(v)[keep] if v else np.array([], dtype=np.int64)) for k, v in cols.items()}
-        for i in raise_rows:
-            others[i] = rate([version], accounts[i])
-        return BatchLines(**merged), others
-    return BatchLines(**{k: (np.concatenate(v) if v else np.array([], dtype=np.int64)) for k, v in cols.items()}), others
+    return BatchLines(**{k: (np.concatenate(v) if v else np.array([], dtype=np.int64)) for k, v in cols.items()})
+
+
+def rate_batch(version: Version, accounts: Sequence[Account]) -> tuple[BatchLines, dict[int, list[Line]]]:
+    """Rate many accounts under ``version``: the integer path for those it covers (returned as
+    columns), ``rate`` for the rest (returned per account index). Accounts with a percent
+    reduction are rated by ``rate`` too (their own date ranges: a rare case not vectorised)."""
+    covered = [i for i, a in enumerate(accounts) if _integer_path_covers(version, a)
+               and not any(r.percent for r in a.reductions)]
+    covered_set = set(covered)
+    others = {i: rate([version], accounts[i]) for i in range(len(accounts)) if i not in covered_set}
+    subset = [accounts[i] for i in covered]
+    sizes = tuple(sorted({a.meter_size for a in subset}))
+    registers = {c.register for c in version.components if isinstance(c, Charge)}
+    batch = BatchInput(
+        days=np.array([(a.period_to - a.period_from).days for a in subset], dtype=np.int64),
+        last_month=np.array([(a.period_to - timedelta(days=1)).month for a in subset], dtype=np.int64),
+        residents=np.array([a.residents for a in subset], dtype=np.int64),
+        volume={r: np.array([int(a.usage.get(r, Decimal(0)) * 100) for a in subset], dtype=np.int64)
+                for r in registers},
+        year_to_date=np.array([int(a.year_to_date * 100) for a in subset], dtype=np.int64),
+        meters=np.array([a.meters for a in subset], dtype=np.int64),
+        meter_size=np.array([sizes.index(a.meter_size) for a in subset], dtype=np.int64), sizes=sizes)
+    lines = rate_columns(version, batch)
+    idx = np.array(covered, dtype=np.int64)
+    return BatchLines(idx[lines.account], lines.component, lines.block, lines.quantity, lines.price,
+                      lines.amount_fen), others
 
 
 def volume_for_amount(versions: Sequence[Version], account: Account, amount: Decimal) -> tuple[Decimal, list[Line]]:

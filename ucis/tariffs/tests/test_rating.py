@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,7 +175,10 @@ def cases(draw):
     if draw(st.booleans()):
         comps.append(Charge("s", "s", (Block(None, draw(prices)),), receivable="ON_BEHALF:SEWAGE"))
     if draw(st.booleans()):
-        comps.append(FixedCharge("f", "f", D(draw(st.integers(0, 5000))) / 100, per=draw(st.sampled_from(["account", "meter"]))))
+        by_size = {size: D(draw(st.integers(0, 9000))) / 100 for size in draw(st.sets(st.sampled_from(["DN15", "DN20",
+                                                                                                      "DN50"])))}
+        comps.append(FixedCharge("f", "f", D(draw(st.integers(0, 5000))) / 100,
+                                 per=draw(st.sampled_from(["account", "meter"])), by_size=by_size))
     if draw(st.booleans()):
         comps.append(MinimumCharge("m", "m", D(draw(st.integers(0, 5000))) / 100, of=("c",)))
     v = Version("T", "v", date(2020, 1, 1), None, tuple(comps))
@@ -186,7 +190,8 @@ def cases(draw):
 
         end = start + timedelta(days=days)
         accounts.append(Account(start, end, {"total": draw(volumes)}, residents=draw(st.integers(0, 8)),
-                                year_to_date=draw(volumes) if basis == "year" else D(0), meters=draw(st.integers(1, 3))))
+                                year_to_date=draw(volumes) if basis == "year" else D(0), meters=draw(st.integers(1, 3)),
+                                meter_size=draw(st.sampled_from(["", "DN15", "DN20", "DN25"]))))
     return v, accounts
 
 
@@ -213,7 +218,8 @@ def test_more_usage_never_costs_less(case, extra):
     assert prices_positive
     for account in accounts:
         more = Account(account.period_from, account.period_to, {"total": account.usage["total"] + extra},
-                       residents=account.residents, year_to_date=account.year_to_date, meters=account.meters)
+                       residents=account.residents, year_to_date=account.year_to_date, meters=account.meters,
+                       meter_size=account.meter_size)
         assert rating.total(rating.rate([v], more)) >= rating.total(rating.rate([v], account))
 
 
@@ -234,3 +240,20 @@ def test_volume_for_amount_buys_the_most_the_amount_pays_for(amount, ytd):
     more = rating.rate(versions, Account(date(2026, 5, 1), date(2026, 5, 2), {"total": volume + D("0.01")},
                                          year_to_date=ytd))
     assert cost <= amount < sum((ln.amount for ln in more), D("0.00"))
+
+
+def test_months_of_equals_months_in():
+    days = np.arange(1, 800, dtype=np.int64)
+    assert rating.months_of(days).tolist() == [rating.months_in(int(d)) for d in days]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(date(2024, 1, 1), date(2027, 12, 31)), st.integers(1, 400), st.booleans(), st.booleans())
+def test_covers_equals_the_per_account_rule(start, days, bounded, annual):
+    from datetime import timedelta
+
+    comps = (Charge("c", "c", (Block(None, D("1.00")),), basis="year" if annual else "period"),)
+    v = Version("T", "v", date(2025, 3, 1), date(2026, 7, 1) if bounded else None, comps)
+    end = start + timedelta(days=days)
+    got = rating.covers(v, np.array([start], dtype="datetime64[D]"), np.array([end], dtype="datetime64[D]"))
+    assert bool(got[0]) == rating._integer_path_covers(v, Account(start, end, {"total": D(1)}))
