@@ -661,12 +661,15 @@ def bill_run_issue(*, actor: Any, run_id: Any, issued_on: date | None = None) ->
                      FROM billing_bill b JOIN billing_billline l ON l.bill_id = b.id
                     WHERE b.run_id = %s AND b.status = 'calculated'
                     GROUP BY b.id, b.account_id, b.node_id, l.receivable HAVING sum(l.amount) <> 0""", [run.pk])
+        # The bills are updated before the journal is written: each bill update fires its history
+        # trigger, which would otherwise wait on the journal lines' pending (deferred) foreign-key
+        # checks — bills × lines at a hundred thousand bills.
+        Bill.objects.filter(run=run, status="calculated").update(
+            status="issued", issued_at=now, due_date=today + timedelta(days=settings.UCIS_BILL_DUE_DAYS))
         ledger_services.bill_postings_post(actor=actor, company_id=run.company_id, commodity=run.commodity,
                                            effective_date=today, staging="bill_postings")
         # Money customers hold with us (预存) pays the new bills at once.
         ledger_accrual.credits_apply(actor=actor, company_id=run.company_id, effective_date=today, key=f"run{run.pk}")
-        Bill.objects.filter(run=run, status="calculated").update(
-            status="issued", issued_at=now, due_date=today + timedelta(days=settings.UCIS_BILL_DUE_DAYS))
         run.status, run.issued_by, run.issued_at = "issued", acting_user(actor), now
         run.save(update_fields=["status", "issued_by", "issued_at"])
     return run
