@@ -132,7 +132,7 @@ def credits_apply(*, actor: Any, company_id: int, effective_date: date, key: str
                 .values("account_id", "bill_id", "ledger_account__code", "bill__period")
                 .annotate(open=Sum("amount")).filter(open__gt=0)):
         code = row["ledger_account__code"]
-        rank = 2 if code == chart.LATE_FEE_RECEIVABLE else (1 if ":ON_BEHALF:" in code else 0)
+        rank = chart.allocation_rank(code)
         items[row["account_id"]].append(allocation.OpenItem(row["bill_id"], code, row["open"], row["bill__period"], rank))
     entries = []
     for account_id, (credit, node_id) in held.items():

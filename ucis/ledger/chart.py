@@ -65,3 +65,11 @@ def cash_account(channel: str) -> str:
     code = f"CASH:{channel}"
     account_of(code)
     return code
+
+
+def allocation_rank(code: str) -> int:
+    """Within a bill, what a payment settles first: the commodity charge (0), then the fees
+    collected for others (1), then late fees (2)."""
+    if code == LATE_FEE_RECEIVABLE:
+        return 2
+    return 1 if code.startswith("RECEIVABLE:ON_BEHALF:") else 0

@@ -34,8 +34,7 @@ def open_items(*, account_id: int, company_id: int | None = None) -> list[OpenIt
     items = []
     for row in rows:
         code = row["ledger_account__code"]
-        # The commodity charge first, the fees collected for others after, late fees last.
-        rank = 2 if code == chart.LATE_FEE_RECEIVABLE else (1 if ":ON_BEHALF:" in code else 0)
+        rank = chart.allocation_rank(code)
         items.append(OpenItem(row["bill_id"], code, row["open"], row["bill__period"], rank))
     items.sort(key=lambda i: (i.period, i.bill_id, i.order, i.ledger_account))
     return items

@@ -291,6 +291,7 @@ def payments_post_staged(*, actor: Any, company_id: int, channel: str, staging: 
         cursor.execute(
             f"""CREATE TEMP TABLE staged_open ON COMMIT DROP AS
                 SELECT l.account_id, l.bill_id, l.ledger_account_id, sum(l.amount) AS open, b.period,
+                       -- chart.allocation_rank, in SQL
                        CASE WHEN a.code = %s THEN 2 WHEN a.code LIKE 'RECEIVABLE:ON_BEHALF:%%' THEN 1 ELSE 0 END AS rank,
                        a.code
                   FROM ledger_journalline l
