@@ -57,7 +57,8 @@ _COLLECT = _VIEW_LEDGER + ("payments.collect_payment",)
 _REQUEST_CORRECTIONS = ("ledger.request_correction", "ledger.view_correctionorder")
 _CORRECT_LEDGER = _VIEW_LEDGER + _REQUEST_CORRECTIONS + ("ledger.add_journalentry", "payments.reverse_payment",
                                                          "ledger.approve_correction")
-_CLOSE_PERIODS = ("ledger.change_ledgerperiod", "ledger.view_ledgerperiod", "payments.view_settlement")
+_CLOSE_PERIODS = ("ledger.change_ledgerperiod", "ledger.view_ledgerperiod", "payments.view_settlement",
+                  "payments.import_bankfile", "payments.view_bankbatch")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {

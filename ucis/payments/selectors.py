@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from ucis.customers import selectors as customer_selectors
 from ucis.ledger import allocation, chart
 from ucis.ledger import selectors as ledger_selectors
-from ucis.payments.models import BankDeposit, Payment, ShiftClose
+from ucis.payments.models import BankBatch, BankDeposit, Payment, ShiftClose
 from ucis.platform.tenancy import access_by_id
 
 
@@ -138,3 +138,9 @@ def counter_account(*, actor: Any, account_id: Any) -> dict[str, Any]:
         row["open"] += item.open_amount
         row["parts"].append(item)
     return {**position, "bills": list(bills.values()), "recent": recent}
+
+
+def bank_batches(*, actor: Any, limit: int = 50) -> list[BankBatch]:
+    """The bank files applied lately, newest first."""
+    return list(BankBatch.objects.visible_to(actor).select_related("company", "applied_by")
+                .order_by("-applied_at")[:limit])

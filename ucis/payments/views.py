@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from ucis.billing.printing import yuan_in_words
 from ucis.kernel.errors import DomainError
 from ucis.org import selectors as org_selectors
-from ucis.payments import online, selectors, services
+from ucis.payments import bankapply, online, selectors, services
 from ucis.platform.forms import apply_domain_error
 
 
@@ -154,3 +154,32 @@ def alipay_notify(request: HttpRequest) -> HttpResponse:
     status, body, content_type = online.alipay_notify_handle(
         params={k: request.POST.get(k, "") for k in request.POST}, remote_addr=request.META.get("REMOTE_ADDR", ""))
     return HttpResponse(body, status=status, content_type=content_type)
+
+
+class BankFileForm(forms.Form):
+    file = forms.FileField(label=_("Bank file"))
+    encoding = forms.ChoiceField(label=_("encoding"), required=False,
+                                 choices=[("", _("Decide from the file")), ("gbk", "GBK"), ("utf-8", "UTF-8")])
+
+
+@login_required
+@permission_required("payments.import_bankfile", raise_exception=True)
+def bank_files_page(request: HttpRequest) -> HttpResponse:
+    """银电互联: check a bank file (every problem by line), apply it (all or nothing), or compare it
+    with what was posted (the exceptions report); the files applied so far."""
+    form = BankFileForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data["file"].read()
+        encoding = form.cleaned_data["encoding"] or None
+        action = request.POST.get("action", "check")
+        try:
+            if action == "reconcile":
+                context["report"] = bankapply.bank_file_reconcile(actor=request.user, data=data, encoding=encoding)
+            else:
+                context["outcome"] = bankapply.bank_file_apply(actor=request.user, data=data, encoding=encoding,
+                                                               dry_run=action != "apply")
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+    context["batches"] = selectors.bank_batches(actor=request.user)
+    return render(request, "payments/bank_files.html", context)

@@ -84,3 +84,23 @@ def test_a_debit_return_posts_only_what_the_bank_debited(billed, org):
     assert out.applied == 1 and [f.ref for f in out.failed] == ["R2"]
     assert ledger_selectors.account_balance(account_id=a0.pk).owed == D("0.00")
     assert ledger_selectors.account_balance(account_id=a1.pk).owed == D("49.25")
+
+
+def test_the_bank_files_screen_checks_applies_and_compares(billed, org, login):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    a0 = billed.site.accounts[0]
+    data = _file([_row("W1", a0, "23.60")])
+    client = login(org.group_admin)
+
+    def post(action, payload=data):
+        return client.post("/payments/bank-files/", {"file": SimpleUploadedFile("icbc.txt", payload), "action": action})
+
+    bad = post("apply", data.replace(b"23.60", b"23.6x"))
+    assert "Problems" in bad.content.decode() or "问题" in bad.content.decode()
+    assert Payment.objects.count() == 0
+    assert post("check").context["outcome"].dry_run and Payment.objects.count() == 0
+    assert post("apply").context["outcome"].applied == 1 and Payment.objects.count() == 1
+    report = post("reconcile").context["report"]
+    assert report.clean and len(report.matched) == 1
+    assert "ICBC" in client.get("/payments/bank-files/").content.decode()
