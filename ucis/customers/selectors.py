@@ -637,3 +637,11 @@ def notice_addressees(*, actor: Any, account_ids: Iterable[int], commodity: str,
         return {row[0]: {"account_no": row[1], "customer_no": row[2], "name": row[3],
                          "address": row[4] or row[5] or row[6] or "", "categories": list(row[7]),
                          "service_point_ids": list(row[8])} for row in cursor.fetchall()}
+
+
+def debit_accounts(*, company_id: int) -> list[tuple[int, str, str, str]]:
+    """(account id, account number, customer name, bank account) of the company's open accounts that
+    pay by direct debit and have a bank account on file."""
+    rows = (Account.objects.filter(company_id=company_id, payment_method="bank_debit", status="active")
+            .values_list("pk", "account_no", "customer__name", "debit_bank_account"))
+    return [row for row in rows if row[3]]  # encrypted: compared after decryption

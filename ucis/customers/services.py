@@ -308,7 +308,8 @@ def _install(meter: Meter, point: ServicePoint, *, installed_date: date, install
 # --- changing and closing (CUS-1, CUS-2, MTR-1) -------------------------------------------------
 
 CUSTOMER_CHANGEABLE = ("name", "phone", "email", "id_type", "id_number", "customer_type", "grade")
-ACCOUNT_CHANGEABLE = ("payment_method", "bill_delivery", "deposit", "billing_premise_id", "billing_address")
+ACCOUNT_CHANGEABLE = ("payment_method", "bill_delivery", "deposit", "billing_premise_id", "billing_address",
+                      "debit_bank_account")
 
 
 def _reason_required(reason: str) -> str:
@@ -452,6 +453,12 @@ def account_update(*, actor: Any, account_id: Any, changes: Mapping[str, Any], r
             else:
                 values["billing_premise_id"] = premise.pk
                 values["billing_address"] = premise.address
+        if "debit_bank_account" in changes:
+            bank_account = _text(changes["debit_bank_account"]).replace(" ", "")
+            if bank_account and not (bank_account.isdigit() and 8 <= len(bank_account) <= 32):
+                problems.append(FieldProblem("debit_bank_account", _("a bank account number is 8–32 digits")))
+            else:
+                values["debit_bank_account"] = bank_account
         if "billing_address" in changes:
             values["billing_address"] = _text(changes["billing_address"])
             if len(values["billing_address"]) > 200:

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from ucis.customers import selectors as customer_selectors
 from ucis.kernel.errors import DomainError, FieldProblem
 from ucis.kernel.errors import gettext_noop as _
+from ucis.ledger import selectors as ledger_selectors
 from ucis.ledger import services as ledger_services
 from ucis.org import selectors as org_selectors
 from ucis.payments import bankfile
@@ -143,3 +144,22 @@ def bank_file_reconcile(*, actor: Any, data: bytes, encoding: str | None = None)
             .values_list("external_ref", "account__account_no", "amount"))
     records = [bankfile.OurRecord(ref.removeprefix(prefix), account_no, amount) for ref, account_no, amount in ours]
     return bankfile.reconcile(parsed.lines, records)
+
+
+def debit_request_export(*, actor: Any, company_id: int, bank_code: str, on: Any, batch_no: str) -> tuple[bytes, int]:
+    """The direct-debit request file (代扣请求) for a bank: one line per account of the company that
+    pays by direct debit and owes money net of its credit, for that amount. The bank's return file
+    echoes each line's reference; applying it posts what the bank could debit. Returns (file, lines)."""
+    require(actor, "payments.import_bankfile")
+    company = org_selectors.org_node_list(actor=actor, kind="company").filter(pk=company_id).first()
+    if company is None:
+        raise DomainError("company_id", _("not a company you may bill"))
+    accounts = customer_selectors.debit_accounts(company_id=company.pk)
+    balances = ledger_selectors.account_balances(account_ids=[a[0] for a in accounts])
+    rows = []
+    for account_id, account_no, name, bank_account in accounts:
+        due = balances[account_id].net
+        if due > 0:
+            rows.append(bankfile.BankRow(f"D{on:%Y%m%d}{account_id:010d}", account_no, name, due, on, bank_account))
+    header = bankfile.BankHeader(bank_code, company.code, on, batch_no, kind=bankfile.DEBIT_REQUEST)
+    return bankfile.write_debit_request(header=header, rows=rows), len(rows)

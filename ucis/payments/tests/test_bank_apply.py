@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from ucis.kernel.errors import DomainError
 from ucis.ledger import selectors as ledger_selectors
 from ucis.ledger.models import JournalEntry
 from ucis.payments import bankapply, bankfile
@@ -104,3 +105,28 @@ def test_the_bank_files_screen_checks_applies_and_compares(billed, org, login):
     report = post("reconcile").context["report"]
     assert report.clean and len(report.matched) == 1
     assert "ICBC" in client.get("/payments/bank-files/").content.decode()
+
+
+def test_direct_debit_requests_then_the_return_file(billed, org):
+    from ucis.customers import services as customer_services
+
+    a0, a1, a2 = billed.site.accounts
+    for account, bank_account in ((a0, "6222020200112233445"), (a1, "6222020200112233446")):
+        customer_services.account_update(actor=SYSTEM, account_id=account.pk, reason="签约代扣",
+                                         changes={"payment_method": "bank_debit", "debit_bank_account": bank_account})
+    data, lines = bankapply.debit_request_export(actor=SYSTEM, company_id=org.water.pk, bank_code="ICBC", on=DAY,
+                                                 batch_no="D001")
+    request = bankfile.parse_debit_request(data)
+    assert lines == 2 and not request.problems and request.encoding == "gbk"
+    assert {(r.account_no, r.amount, r.bank_account) for r in request.lines} == {
+        (a0.account_no, D("23.60"), "6222020200112233445"), (a1.account_no, D("49.25"), "6222020200112233446")}
+    # The bank answers: the first debited, the second refused for lack of funds.
+    ret = [bankfile.BankRow(r.ref, r.account_no, r.customer_name, r.amount, DAY, r.bank_account,
+                            "0000" if r.account_no == a0.account_no else "3001") for r in request.lines]
+    out = bankapply.bank_file_apply(actor=SYSTEM, data=_file(ret, kind=bankfile.DEBIT_RETURN, batch="D001"))
+    assert out.applied == 1 and len(out.failed) == 1
+    assert ledger_selectors.account_balance(account_id=a0.pk).owed == D("0.00")
+    with pytest.raises(DomainError) as err:
+        customer_services.account_update(actor=SYSTEM, account_id=a2.pk, reason="x",
+                                         changes={"debit_bank_account": "12ab"})
+    assert err.value.problems[0].field == "debit_bank_account"
