@@ -523,7 +523,9 @@ class AccountChangeForm(ReasonForm):
     bill_delivery = forms.ChoiceField(label=_("bill delivery"), choices=DELIVERY_CHANNELS)
     deposit = forms.DecimalField(label=_("deposit"), decimal_places=2, max_digits=12)
     billing_address = forms.CharField(label=_("billing address"), max_length=200, required=False)
-    field_order = ["payment_method", "bill_delivery", "deposit", "billing_address", "reason"]
+    debit_bank_account = forms.CharField(label=_("direct-debit bank account"), max_length=40, required=False,
+                                         help_text=_("for payment by bank direct debit; left blank, it stays as it is"))
+    field_order = ["payment_method", "bill_delivery", "deposit", "billing_address", "debit_bank_account", "reason"]
 
 
 class AccountCloseForm(ReasonForm):
@@ -589,7 +591,9 @@ def account_change(request, account_id):
     account = selectors.account_get(actor=request.user, account_id=account_id)
     form = AccountChangeForm(request.POST or None, initial={
         "payment_method": account.payment_method, "bill_delivery": account.bill_delivery,
-        "deposit": account.deposit, "billing_address": account.billing_address})
+        "deposit": account.deposit, "billing_address": account.billing_address,
+        # The bank account is shown only to staff who may see sensitive fields.
+        "debit_bank_account": account.debit_bank_account if request.user.has_perm("customers.view_sensitive") else ""})
     if request.method == "POST" and form.is_valid():
         try:
             services.account_update(actor=request.user, account_id=account.pk, changes=_changed(form),

@@ -130,3 +130,16 @@ def test_direct_debit_requests_then_the_return_file(billed, org):
         customer_services.account_update(actor=SYSTEM, account_id=a2.pk, reason="x",
                                          changes={"debit_bank_account": "12ab"})
     assert err.value.problems[0].field == "debit_bank_account"
+
+
+def test_the_debit_bank_account_is_set_on_the_account_change_page(billed, org, login):
+    from ucis.customers.models import Account
+
+    account = billed.site.accounts[0]
+    client = login(org.admin_b)
+    r = client.post(f"/customers/accounts/{account.pk}/change/", {
+        "payment_method": "bank_debit", "bill_delivery": account.bill_delivery, "deposit": "0.00",
+        "billing_address": account.billing_address, "debit_bank_account": "6222 0202 0011 2233 445", "reason": "签约代扣"})
+    assert r.status_code == 302, r.content.decode()[-2000:]
+    stored = Account.objects.get(pk=account.pk)
+    assert (stored.payment_method, stored.debit_bank_account) == ("bank_debit", "6222020200112233445")
