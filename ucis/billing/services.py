@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
+import pgtrigger
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -661,11 +662,13 @@ def bill_run_issue(*, actor: Any, run_id: Any, issued_on: date | None = None) ->
                      FROM billing_bill b JOIN billing_billline l ON l.bill_id = b.id
                     WHERE b.run_id = %s AND b.status = 'calculated'
                     GROUP BY b.id, b.account_id, b.node_id, l.receivable HAVING sum(l.amount) <> 0""", [run.pk])
-        # The bills are updated before the journal is written: each bill update fires its history
-        # trigger, which would otherwise wait on the journal lines' pending (deferred) foreign-key
-        # checks — bills × lines at a hundred thousand bills.
-        Bill.objects.filter(run=run, status="calculated").update(
-            status="issued", issued_at=now, due_date=today + timedelta(days=settings.UCIS_BILL_DUE_DAYS))
+        # The bills are updated before the journal is written (a bill-history trigger would
+        # otherwise wait on the journal lines' pending foreign-key checks: bills × lines), and
+        # without a history row each: issuing is the pipeline's own step, recorded once on the run
+        # (issued_by/at, audited) and by each bill's journal entry; bills' history is for corrections.
+        with pgtrigger.ignore("billing.Bill:update_update"):
+            Bill.objects.filter(run=run, status="calculated").update(
+                status="issued", issued_at=now, due_date=today + timedelta(days=settings.UCIS_BILL_DUE_DAYS))
         ledger_services.bill_postings_post(actor=actor, company_id=run.company_id, commodity=run.commodity,
                                            effective_date=today, staging="bill_postings")
         # Money customers hold with us (预存) pays the new bills at once.

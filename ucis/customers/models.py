@@ -201,7 +201,7 @@ class Account(models.Model):
     bill_delivery = models.CharField(_("bill delivery"), max_length=16, choices=DELIVERY_CHANNELS, default="sms")
     deposit = models.DecimalField(_("deposit"), max_digits=12, decimal_places=2, default=0)
     # The customer's bank account for direct debit (代扣), encrypted at rest like phone numbers.
-    debit_bank_account = EncryptedTextField(_("direct-debit bank account"), blank=True, default="")
+    debit_bank_account = EncryptedTextField(_("direct-debit bank account"), blank=True, default="", db_default="")
     status = models.CharField(_("status"), max_length=12, choices=ACCOUNT_STATUS, default="active")
     opened_date = models.DateField(_("opened"))
     closed_date = models.DateField(_("closed"), null=True, blank=True)
