@@ -10,5 +10,6 @@ urlpatterns = [
     path("runs/<int:run_id>/approve/", views.run_approve, name="billing_run_approve"),
     path("runs/<int:run_id>/issue/", views.run_issue, name="billing_run_issue"),
     path("runs/<int:run_id>/notices/<int:route_id>/", views.run_notices, name="billing_run_notices"),
+    path("arrears-notices/", views.arrears_notices_page, name="billing_arrears_notices"),
     path("bills/<int:bill_id>/", views.bill_page, name="billing_bill"),
 ]

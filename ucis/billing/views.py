@@ -147,3 +147,39 @@ def run_notices(request: HttpRequest, run_id: int, route_id: int) -> HttpRespons
         messages.error(request, error_text(exc))
         return redirect("billing_run", run_id=run_id)
     return pdf_response(pdf, notices.bill_notices_filename(actor=request.user, run_id=run_id, route_id=route_id))
+
+
+class ArrearsNoticesForm(forms.Form):
+    company_id = forms.TypedChoiceField(label=_("company"), coerce=int)
+    as_of = forms.DateField(label=_("arrears as of"), widget=forms.DateInput(attrs={"type": "date"}))
+    route_id = forms.TypedChoiceField(label=_("Route"), coerce=int, required=False, empty_value=None)
+    kind = forms.ChoiceField(label=_("print"), choices=[("dunning", _("Dunning notices (催缴单)")),
+                                                       ("home", _("Home-collection list (上门收费清单)"))])
+
+    def __init__(self, *args: Any, companies: Any = (), routes: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["company_id"].choices = [(c.pk, f"{c.code} {c.name}") for c in companies]
+        self.fields["route_id"].choices = [("", _("every route"))] + [
+            (r.pk, f"{r.company.code} {r.code} {r.name}") for r in routes]
+
+
+@login_required
+@permission_required("billing.view_bill", raise_exception=True)
+def arrears_notices_page(request: HttpRequest) -> HttpResponse:
+    """Print dunning notices or the home-collection list of the arrears on a day (one PDF)."""
+    page = selectors.run_start_choices(actor=request.user)
+    form = ArrearsNoticesForm(request.POST or None, initial={"as_of": timezone.localdate()},
+                              companies=page["companies"], routes=page["routes"])
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        render_pdf = (notices.dunning_notices_render if data["kind"] == "dunning"
+                      else notices.home_collection_list_render)
+        try:
+            pdf = render_pdf(actor=request.user, company_id=data["company_id"], as_of=data["as_of"],
+                             route_id=data["route_id"])
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+        else:
+            name = "dunning" if data["kind"] == "dunning" else "home-collection"
+            return pdf_response(pdf, f"{name}-{data['as_of']:%Y%m%d}.pdf")
+    return render(request, "billing/arrears_notices.html", {"form": form})

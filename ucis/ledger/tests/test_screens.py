@@ -36,3 +36,23 @@ def test_request_on_the_account_then_approve_from_the_queue(billed, org, login, 
     order.refresh_from_db()
     assert order.status == "posted"
     assert 'data-testid="owed">93.75<' in a.get(f"/ledger/accounts/{bill.account_id}/").content.decode()
+
+
+def test_dunning_notices_and_home_collection_list_from_the_screen(billed, org, login):
+    from datetime import timedelta
+
+    client = login(org.group_admin)
+    assert client.get("/billing/arrears-notices/").status_code == 200
+    as_of = (billed.bills[0].due_date + timedelta(days=1)).isoformat()
+    r = client.post("/billing/arrears-notices/", {"company_id": org.water.pk, "as_of": as_of, "kind": "dunning"})
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    pages = PdfReader(BytesIO(r.content)).pages
+    assert len(pages) == 3 and "住户2" in "".join(p.extract_text() for p in pages)
+    r = client.post("/billing/arrears-notices/", {"company_id": org.water.pk, "as_of": as_of, "kind": "home"})
+    assert r["Content-Type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(BytesIO(r.content)).pages)
+    assert "住户" not in text  # none of these households is in the disabled category
