@@ -87,9 +87,11 @@ def bank_file_apply(*, actor: Any, data: bytes, encoding: str | None = None, dry
         return out
     digest = hashlib.sha256(data).hexdigest()
     out.duplicate_file = BankBatch.objects.filter(sha256=digest).first()
-    refs = [external_ref(header.bank_code, line.ref) for line in paid]
-    out.already = Payment.objects.filter(channel="bank", external_ref__in=refs).count()
     if dry_run or out.duplicate_file is not None:
+        # Only a check says beforehand how many lines were posted before; applying counts them
+        # from what its own INSERT skipped.
+        refs = [external_ref(header.bank_code, line.ref) for line in paid]
+        out.already = Payment.objects.filter(channel="bank", external_ref__in=refs).count()
         return out
     with transaction.atomic(), audit_context(actor=actor, reason=f"bank file {header.batch_no}", source="bank"):
         customer_selectors.accounts_lock(account_ids=[accounts[line.account_no][0] for line in paid])
