@@ -9,6 +9,7 @@ from ucis.org.api import router as org_router
 from ucis.payments.api import router as payments_router
 from ucis.platform.api import api
 from ucis.platform.audit_api import router as audit_router
+from ucis.service.api import router as service_router
 from ucis.tariffs.api import router as tariffs_router
 
 # Each app's API router is mounted here, the one place that knows every app.
@@ -20,6 +21,7 @@ api.add_router("/tariffs", tariffs_router)
 api.add_router("/billing", billing_router)
 api.add_router("/ledger", ledger_router)
 api.add_router("/payments", payments_router)
+api.add_router("/service", service_router)
 
 admin.site.site_header = "ucis"
 
@@ -32,6 +34,7 @@ urlpatterns = [
     path("billing/", include("ucis.billing.urls")),
     path("payments/", include("ucis.payments.urls")),
     path("ledger/", include("ucis.ledger.urls")),
+    path("service/", include("ucis.service.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

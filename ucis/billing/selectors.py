@@ -103,3 +103,19 @@ def bill_priced_lines(*, bill_id: int) -> list[dict[str, Any]]:
     """A bill's lines that have a unit price, in order: code, label, receivable, price, block."""
     return list(Bill.objects.get(pk=bill_id).lines.filter(price__isnull=False).order_by("seq")
                 .values("code", "label", "receivable", "price", "block"))
+
+
+def recent_bills(*, account_ids: list[int], each: int = 3) -> dict[int, list[dict[str, Any]]]:
+    """The last ``each`` bills of every account (newest first), one indexed walk per account."""
+    out: dict[int, list[dict[str, Any]]] = {a: [] for a in account_ids}
+    if not account_ids:
+        return out
+    with connection.cursor() as cur:
+        cur.execute("SELECT b.account_id, b.id, b.period, b.usage, b.total, b.status, b.due_date"
+                    " FROM unnest(%s::bigint[]) a(id) CROSS JOIN LATERAL ("
+                    "  SELECT * FROM billing_bill WHERE account_id = a.id AND status <> 'cancelled'"
+                    "  ORDER BY period DESC LIMIT %s) b", [list(account_ids), each])
+        for account_id, bill_id, period, usage, total, status, due in cur.fetchall():
+            out[account_id].append({"id": bill_id, "period": period, "usage": usage, "total": total,
+                                    "status": status, "due_date": due})
+    return out

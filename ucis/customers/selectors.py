@@ -645,3 +645,47 @@ def debit_accounts(*, company_id: int) -> list[tuple[int, str, str, str]]:
     rows = (Account.objects.filter(company_id=company_id, payment_method="bank_debit", status="active")
             .values_list("pk", "account_no", "customer__name", "debit_bank_account"))
     return [row for row in rows if row[3]]  # encrypted: compared after decryption
+
+
+def address_area_by_code(*, code: str) -> AddressArea | None:
+    return AddressArea.objects.filter(code=code.strip()).first()
+
+
+def address_areas_by_code(*, codes: Iterable[str]) -> list[AddressArea]:
+    return list(AddressArea.objects.filter(code__in=[c.strip() for c in codes]))
+
+
+def account_commodity(*, account_id: int) -> str:
+    """The commodity of the account's current (or last) service agreement, "" when it has none."""
+    return (ServiceAgreement.objects.filter(account_id=account_id).order_by("-active_from")
+            .values_list("service_point__commodity", flat=True).first() or "")
+
+
+def account_meters(*, account_ids: list[int]) -> list[dict[str, Any]]:
+    """The current service points of accounts with their address and installed meter (if any),
+    for screens that show many accounts at once (the agent screen): one query."""
+    if not account_ids:
+        return []
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT ag.account_id, sp.id, sp.commodity, p.id, p.address, a.path, m.id, m.serial, m.meter_type,"
+            " m.status"
+            " FROM customers_serviceagreement ag"
+            " JOIN customers_servicepoint sp ON sp.id = ag.service_point_id"
+            " JOIN customers_premise p ON p.id = sp.premise_id"
+            " JOIN customers_addressarea a ON a.id = p.area_id"
+            " LEFT JOIN customers_meterinstallation mi ON mi.service_point_id = sp.id AND mi.removed_date IS NULL"
+            " LEFT JOIN customers_meter m ON m.id = mi.meter_id"
+            " WHERE ag.account_id = ANY(%s) AND ag.active_to IS NULL ORDER BY ag.account_id, sp.id",
+            [list(account_ids)])
+        keys = ("account_id", "service_point_id", "commodity", "premise_id", "address", "area_path", "meter_id",
+                "serial", "meter_type", "meter_status")
+        return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+
+
+def customers_by_phone(*, actor: Any, phone: str, limit: int = 20) -> list[Customer]:
+    """Customers of the actor's reach registered with this phone number (several may share one)."""
+    canonical = identity.validate_phone(phone, field="phone")
+    return list(Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
+                .filter(phone_hash=crypto.keyed_hash(canonical, kind="phone")).order_by("customer_no")[:limit])

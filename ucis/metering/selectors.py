@@ -389,3 +389,13 @@ def reread_orders(*, actor: Any, mine: bool = True, status: str = "open") -> lis
                   .values_list("service_point_id", "route__code"))
     return [{"order": o, **info.get(o.service_point_id, {"address": "", "customer_name": "", "meter_serial": ""}),
              "route_code": routes.get(o.service_point_id, "")} for o in orders]
+
+
+def last_reads(*, meter_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each meter's latest live read (date, reading, usage, kind, flags), through the live-read index."""
+    if not meter_ids:
+        return {}
+    rows = (MeterRead.objects.filter(meter_id__in=meter_ids, status__in=LIVE)
+            .order_by("meter_id", "-read_date").distinct("meter_id")
+            .values("meter_id", "read_date", "reading", "usage", "kind", "flags", "source"))
+    return {r["meter_id"]: r for r in rows}
