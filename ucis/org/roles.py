@@ -59,24 +59,32 @@ _CORRECT_LEDGER = _VIEW_LEDGER + _REQUEST_CORRECTIONS + ("ledger.add_journalentr
                                                          "ledger.approve_correction")
 _CLOSE_PERIODS = ("ledger.change_ledgerperiod", "ledger.view_ledgerperiod", "payments.view_settlement",
                   "payments.import_bankfile", "payments.view_bankbatch")
+_VIEW_ORDERS = ("service.view_workorder", "service.view_outage")
+_WORK_ORDERS = _VIEW_ORDERS + ("service.work_order",)
+_TAKE_CALLS = _WORK_ORDERS + ("service.intake_order", "service.visit_order", "service.dispatch_order")
+_SUPERVISE_SERVICE = _WORK_ORDERS + ("service.supervise_order", "service.view_service_stats", "service.review_order",
+                                     "service.view_complainant", "service.manage_service", "service.dispatch_order",
+                                     "service.visit_order")
 _EXCHANGE_REGISTRY = ("customers.import_registry", "customers.export_registry", "customers.view_importjob")
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     COUNTER_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _VIEW_TARIFFS + _COLLECT + (
-        "customers.lookup_company",),
+        "customers.lookup_company",) + _VIEW_ORDERS + ("service.intake_order",),
     METER_READER: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS,
     BILLING_CLERK: _EVERY_STAFF + _VIEW_REGISTRY + _ENTER_READS + _REVIEW_READS + _VIEW_TARIFFS + _RUN_BILLS
     + _VIEW_LEDGER + _REQUEST_CORRECTIONS,
     BILLING_APPROVER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _VIEW_TARIFFS + _APPROVE_BILLS + _CORRECT_LEDGER,
-    HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + _VIEW_LEDGER + ("customers.lookup_company",),
-    DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",),
+    HOTLINE_AGENT: _EVERY_STAFF + _VIEW_REGISTRY + _VIEW_LEDGER + ("customers.lookup_company",) + _TAKE_CALLS + (
+        "service.view_company_orders", "service.view_complainant"),
+    DISPATCHER: _EVERY_STAFF + _VIEW_REGISTRY + ("org.view_user",) + _WORK_ORDERS + ("service.dispatch_order",
+                                                                                      "service.review_order"),
     MANAGER: _EVERY_STAFF + _VIEW_REGISTRY + _REVIEW_READS + _MANAGE_READING + _VIEW_TARIFFS + _VIEW_BILLS + _VIEW_LEDGER
-    + _CLOSE_PERIODS + ("ledger.approve_correction", "ledger.view_correctionorder") + (
+    + _CLOSE_PERIODS + ("ledger.approve_correction", "ledger.view_correctionorder") + _SUPERVISE_SERVICE + (
         "org.view_user", "org.view_audit", "org.export_org", "customers.view_sensitive", "customers.export_registry",
         "customers.export_customer"),
     ADMINISTRATOR: _EVERY_STAFF + _VIEW_REGISTRY + _EDIT_REGISTRY + _EXCHANGE_REGISTRY + _ENTER_READS
     + _REVIEW_READS + _MANAGE_READING + _MANAGE_TARIFFS + _RUN_BILLS + _APPROVE_BILLS + _COLLECT + _CORRECT_LEDGER
-    + _CLOSE_PERIODS + (
+    + _CLOSE_PERIODS + _TAKE_CALLS + _SUPERVISE_SERVICE + (
         "customers.view_sensitive",) + (
         "customers.export_customer", "customers.view_extrafielddefinition", "customers.add_extrafielddefinition",
         "customers.change_extrafielddefinition",

@@ -189,6 +189,9 @@ class WorkOrderLock(models.Model):
         verbose_name_plural = _("work-order locks")
         indexes = [models.Index(fields=["holder"])]
 
+    def __str__(self) -> str:
+        return f"{self.order_id} locked by {self.holder_id}"
+
 
 class WorkOrderDraft(models.Model):
     """What a lock holder has typed but not submitted, saved by the heartbeat: an expired or broken
@@ -202,6 +205,9 @@ class WorkOrderDraft(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["order", "user"], name="workorderdraft_one_per_user")]
 
+    def __str__(self) -> str:
+        return f"draft {self.order_id}/{self.user_id}"
+
 
 EVENT_KINDS = [
     ("created", _("Registered")), ("routed", _("Routed")), ("dispatched", _("Dispatched")),
@@ -213,12 +219,12 @@ EVENT_KINDS = [
 ]
 
 
-class WorkOrderEvent(models.Model):
+class WorkOrderActivity(models.Model):
     """The order's timeline: every step, who took it, when, and what was said. Append-only."""
 
     tenancy_node_field = "order__node"
 
-    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="activities")
     kind = models.CharField(_("event"), max_length=16, choices=EVENT_KINDS)
     actor = models.ForeignKey("org.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     at = models.DateTimeField(_("at"))
@@ -233,6 +239,9 @@ class WorkOrderEvent(models.Model):
         verbose_name = _("work-order event")
         verbose_name_plural = _("work-order events")
         indexes = [models.Index(fields=["order", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 def order_attachment_path(instance: WorkOrderAttachment, filename: str) -> str:
@@ -260,6 +269,9 @@ class WorkOrderAttachment(models.Model):
         verbose_name = _("work-order attachment")
         verbose_name_plural = _("work-order attachments")
 
+    def __str__(self) -> str:
+        return self.original_name
+
 
 @pghistory.track(*trackers())
 class Supervision(models.Model):
@@ -283,6 +295,9 @@ class Supervision(models.Model):
         verbose_name_plural = _("supervision notices")
         constraints = [models.UniqueConstraint(fields=["order", "level"], name="supervision_once_per_level")]
 
+    def __str__(self) -> str:
+        return f"{self.order_id} L{self.level}"
+
 
 class OrderCounter(models.Model):
     """The last order number given out per company and day (numbers are company code + date + serial)."""
@@ -293,6 +308,9 @@ class OrderCounter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["company", "day"], name="ordercounter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.day}: {self.last}"
 
 
 # --- configuration: SLAs, routing, skills, calendars (data, per company) ------------------------
@@ -324,6 +342,9 @@ class SlaRule(models.Model):
                                    name="slarule_complete_after_accept"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.order_type}/{self.urgency or '*'}: {self.accept_minutes}/{self.complete_minutes} min"
+
 
 @pghistory.track(*trackers())
 class RoutingRule(models.Model):
@@ -351,6 +372,9 @@ class RoutingRule(models.Model):
         verbose_name_plural = _("routing rules")
         ordering = ["company", "priority", "pk"]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class StaffSkill(models.Model):
     """A skill a staff member has (e.g. ``gas_leak``, ``billing``, ``expert_water``): queue orders
@@ -365,6 +389,9 @@ class StaffSkill(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "skill"], name="staffskill_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.skill}"
 
 
 @pghistory.track(*trackers())
@@ -384,6 +411,9 @@ class ServiceCalendar(models.Model):
     class Meta:
         verbose_name = _("service calendar")
         verbose_name_plural = _("service calendars")
+
+    def __str__(self) -> str:
+        return f"calendar {self.company_id}"
 
 
 @pghistory.track(*trackers())
@@ -409,6 +439,9 @@ class CalendarHoliday(models.Model):
                 ("calendar", RangeOperators.EQUAL), (DateRange("date_from", "date_to"), RangeOperators.OVERLAPS)]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.name} {self.date_from}"
+
 
 @pghistory.track(*trackers())
 class CalendarMakeupDay(models.Model):
@@ -425,6 +458,9 @@ class CalendarMakeupDay(models.Model):
         verbose_name = _("make-up working day")
         verbose_name_plural = _("make-up working days")
         constraints = [models.UniqueConstraint(fields=["calendar", "day"], name="makeupday_unique")]
+
+    def __str__(self) -> str:
+        return str(self.day)
 
 
 OUTAGE_KINDS = [("planned", _("Planned")), ("unplanned", _("Unplanned (fault)"))]
@@ -457,3 +493,6 @@ class Outage(models.Model):
         verbose_name_plural = _("outages")
         indexes = [models.Index(fields=["company", "ends_at"])]
         constraints = [models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="outage_range_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.commodity} {self.starts_at:%Y-%m-%d %H:%M} {self.reason}"

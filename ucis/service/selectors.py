@@ -29,8 +29,8 @@ from ucis.service.models import (
     StaffSkill,
     Supervision,
     WorkOrder,
+    WorkOrderActivity,
     WorkOrderDraft,
-    WorkOrderEvent,
     WorkOrderLock,
 )
 
@@ -88,8 +88,8 @@ def order_contact(*, actor: Any, order: WorkOrder) -> dict[str, str]:
     return {"name": order.caller_name, "phone": phone if full or not phone else crypto.mask(phone), "hidden": ""}
 
 
-def order_events(*, order: WorkOrder) -> list[WorkOrderEvent]:
-    return list(WorkOrderEvent.objects.filter(order=order).select_related("actor", "node").order_by("at", "pk"))
+def order_events(*, order: WorkOrder) -> list[WorkOrderActivity]:
+    return list(WorkOrderActivity.objects.filter(order=order).select_related("actor", "node").order_by("at", "pk"))
 
 
 def order_supervisions(*, order: WorkOrder) -> list[Supervision]:
@@ -194,38 +194,29 @@ def console(*, actor: Any, now: datetime | None = None, limit: int = 100) -> dic
 
 
 def calendar_of(*, company_id: int) -> sla.BusinessCalendar:
-    """The company's business calendar for the SLA clock; the default working week when none is set."""
+    """The company's business calendar for the SLA clock; the standard working week when none is set."""
     cal = ServiceCalendar.objects.filter(company_id=company_id).first()
     if cal is None:
-        return sla.calendar_build(windows=default_windows(), holidays=())
+        return sla.calendar_build(windows=sla.STANDARD_WINDOWS)
     holidays = [sla.Holiday(h.name, h.date_from, h.date_to) for h in CalendarHoliday.objects.filter(calendar=cal)]
     makeup = [m.day for m in CalendarMakeupDay.objects.filter(calendar=cal)]
     return sla.calendar_build(windows=windows_of(cal.windows), holidays=holidays, makeup_days=makeup,
                               tz=cal.time_zone, makeup_weekday=cal.makeup_weekday)
 
 
-def default_windows() -> list[sla.WorkingWindow]:
-    """Monday to Friday 08:30–12:00 and 13:30–17:30 — a utility office's day."""
-    return windows_of([[d, "08:30", "12:00"] for d in range(5)] + [[d, "13:30", "17:30"] for d in range(5)])
-
-
-def windows_of(raw: Any, *, field: str = "windows") -> list[sla.WorkingWindow]:
-    """Working windows from their stored form ``[[weekday, "HH:MM", "HH:MM"], …]``."""
-    out = []
+def windows_of(raw: Any, *, field: str = "windows") -> dict[int, list[tuple[str, str]]]:
+    """Working windows from their stored form ``[[weekday, "HH:MM", "HH:MM"], …]`` (weekday 0 = Monday)."""
+    out: dict[int, list[tuple[str, str]]] = {}
     if not isinstance(raw, list):
         raise DomainError(field, _("a list of [weekday, start, end] entries"))
     for i, item in enumerate(raw):
         try:
             weekday, start, end = item
-            out.append(sla.WorkingWindow(int(weekday), _time(start), _time(end)))
+            out.setdefault(int(weekday), []).append((str(start), str(end)))
         except (TypeError, ValueError):
             raise DomainError(f"{field}[{i}]", _("expected [weekday 0–6, \"HH:MM\", \"HH:MM\"], got %(value)s"),
                               value=item) from None
     return out
-
-
-def _time(text: Any) -> Any:
-    return datetime.strptime(str(text), "%H:%M").time()
 
 
 def sla_rule_for(*, company_id: int, order_type: str, urgency: str) -> SlaRule | None:

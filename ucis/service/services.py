@@ -24,9 +24,8 @@ from django.utils import timezone
 from ucis.customers import identity
 from ucis.customers import selectors as customer_selectors
 from ucis.customers.documents import check_upload
-from ucis.kernel.errors import Conflict, DomainError, reason_required
+from ucis.kernel.errors import Conflict, DomainError, reason_required, render_reason
 from ucis.kernel.errors import gettext_noop as _
-from ucis.kernel.errors import render_reason
 from ucis.org import selectors as org_selectors
 from ucis.platform import crypto
 from ucis.platform.audit import audit_context
@@ -48,9 +47,9 @@ from ucis.service.models import (
     StaffSkill,
     Supervision,
     WorkOrder,
+    WorkOrderActivity,
     WorkOrderAttachment,
     WorkOrderDraft,
-    WorkOrderEvent,
     WorkOrderLock,
 )
 
@@ -88,7 +87,7 @@ def _text(value: Any, field: str, *, max_length: int, required: bool = False) ->
 
 def _event(order: WorkOrder, kind: str, *, actor: Any, at: datetime, note: str = "", from_status: str = "",
            to_status: str = "", node_id: int | None = None) -> None:
-    WorkOrderEvent.objects.create(order=order, kind=kind, actor=acting_user(actor), at=at, note=note,
+    WorkOrderActivity.objects.create(order=order, kind=kind, actor=acting_user(actor), at=at, note=note,
                                   from_status=from_status, to_status=to_status, node_id=node_id)
 
 
@@ -284,9 +283,8 @@ def _first_escalation(order: WorkOrder, now: datetime) -> datetime | None:
     if order.complete_due_at is None:
         return None
     cal = selectors.calendar_of(company_id=order.company_id)
-    level, next_at = sla.escalation_level(steps=escalation_steps(), started_at=order.created_at or now,
-                                          due_at=order.complete_due_at, clock=order.clock, now=now, cal=cal)
-    return next_at
+    return sla.escalation_level(steps=escalation_steps(), started_at=order.created_at or now,
+                                due_at=order.complete_due_at, clock=order.clock, now=now, cal=cal).next_at
 
 
 # --- locks (SVC-4, Y2) ---------------------------------------------------------------------------------
@@ -413,18 +411,22 @@ class Heartbeat:
 
 
 def order_heartbeat(*, actor: Any, order_id: Any, draft: dict[str, Any], now: datetime | None = None) -> Heartbeat:
-    """Keep the actor's lock alive while they type and save what they typed; once the lock has
-    expired (or was broken or taken over) the input is still saved, for when they return."""
+    """Sent every half minute by the order page: saves what the actor typed and, when they typed
+    something new, keeps their lock alive — idle means no new input, however long the page stays
+    open. Once the lock has expired (or was broken or taken over) the input is still saved, for
+    when they return."""
     now = _now(now)
     order = selectors.order_get(actor=actor, order_id=order_id)
     clean = {str(k)[:40]: str(v)[:4000] for k, v in (draft or {}).items() if k not in ("csrfmiddlewaretoken",)}
     with transaction.atomic():
-        if clean:
+        saved = WorkOrderDraft.objects.filter(order=order, user_id=actor.pk).first()
+        changed = bool(clean) and (saved is None or saved.data != clean)
+        if changed:
             WorkOrderDraft.objects.update_or_create(order=order, user_id=actor.pk,
                                                     defaults={"data": clean, "saved_at": now})
-        WorkOrderLock.objects.filter(order=order, holder_id=actor.pk,
-                                     seen_at__gt=now - selectors.lock_idle()).update(seen_at=now)
-    return Heartbeat(selectors.order_lock_state(actor=actor, order=order, now=now), bool(clean))
+            WorkOrderLock.objects.filter(order=order, holder_id=actor.pk,
+                                         seen_at__gt=now - selectors.lock_idle()).update(seen_at=now)
+    return Heartbeat(selectors.order_lock_state(actor=actor, order=order, now=now), changed)
 
 
 def _worked(actor: Any, order_id: Any, now: datetime, perm: str = "service.work_order") -> WorkOrder:
@@ -657,15 +659,16 @@ def orders_escalate(*, now: datetime | None = None) -> int:
         cal = calendars.get(order.company_id)
         if cal is None:
             cal = calendars[order.company_id] = selectors.calendar_of(company_id=order.company_id)
-        level, next_at = sla.escalation_level(steps=steps, started_at=order.created_at, due_at=order.complete_due_at,
-                                              clock=order.clock, now=now, cal=cal)
+        escalation = sla.escalation_level(steps=steps, started_at=order.created_at, due_at=order.complete_due_at,
+                                          clock=order.clock, now=now, cal=cal)
+        level, next_at = escalation.level, escalation.next_at
         with transaction.atomic(), audit_context(actor=None, reason="escalation", source="schedule"):
             for lv in range(order.escalation_level + 1, level + 1):
                 target = _escalation_target(order, lv)
                 reason = (_("due %(due)s; %(fraction)s of the time used")
                           % {"due": f"{timezone.localtime(order.complete_due_at):%Y-%m-%d %H:%M}",
                              "fraction": _fraction(steps, lv)})
-                _, created = Supervision.objects.get_or_create(order=order, level=lv, defaults={
+                _item, created = Supervision.objects.get_or_create(order=order, level=lv, defaults={
                     "node": target, "reason": reason, "raised_at": now})
                 if created:
                     raised += 1
@@ -793,9 +796,10 @@ def calendar_set(*, actor: Any, company_id: Any, windows: Any, holidays: Sequenc
                                    _date(d_to, f"holidays[{i}].date_to"))
                        for i, (name, d_from, d_to) in enumerate(holidays)]
     days = [_date(d, f"makeup_days[{i}]") for i, d in enumerate(makeup_days)]
-    sla.calendar_build(windows=parsed_windows, holidays=parsed_holidays, makeup_days=days, tz=time_zone,
-                       makeup_weekday=makeup_weekday)
-    stored = [[w.weekday, f"{w.start:%H:%M}", f"{w.end:%H:%M}"] for w in parsed_windows]
+    built = sla.calendar_build(windows=parsed_windows, holidays=parsed_holidays, makeup_days=days, tz=time_zone,
+                               makeup_weekday=makeup_weekday)
+    stored = [[weekday, f"{w.start:%H:%M}", f"{w.end:%H:%M}"]
+              for weekday in range(7) for w in built.windows[weekday]]
     with transaction.atomic(), audit_context(actor=actor, reason="service calendar", source="service"):
         cal, _created = ServiceCalendar.objects.update_or_create(company=company, defaults={
             "time_zone": time_zone, "windows": stored, "makeup_weekday": makeup_weekday})

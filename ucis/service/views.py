@@ -289,8 +289,11 @@ def stats_page(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         response["Content-Disposition"] = f'attachment; filename="service-{date_from}-{date_to}.xlsx"'
         return response
-    return render(request, "service/stats.html", {"stats": stats, "date_from": date_from, "date_to": date_to,
-                                                  "type_labels": dict(ORDER_TYPES), "channel_labels": dict(CHANNELS)})
+    types, channels = dict(ORDER_TYPES), dict(CHANNELS)
+    return render(request, "service/stats.html", {
+        "stats": stats, "date_from": date_from, "date_to": date_to,
+        "type_rows": [(types.get(k, k), n) for k, n in stats["by_type"]],
+        "channel_rows": [(channels.get(k, k), n) for k, n in stats["by_channel"]]})
 
 
 class OutageForm(forms.Form):
