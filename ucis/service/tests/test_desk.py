@@ -66,8 +66,8 @@ def test_bad_intake_names_the_field_and_stores_nothing(desk, bad, field):
 
 
 def test_an_order_for_another_companys_customer_is_refused(desk, org):
-    from ucis.org import services as org_services
     from conftest import PASSWORD
+    from ucis.org import services as org_services
 
     power_agent = org_services.staff_create(actor=SYSTEM, username="agent.power", password=PASSWORD,
                                             node_id=org.power.pk, roles=["hotline_agent"])
