@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "ucis.billing",
     "ucis.ledger",
     "ucis.payments",
+    "ucis.knowledge",
     "ucis.demo",
 ]
 

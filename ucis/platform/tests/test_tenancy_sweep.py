@@ -112,7 +112,14 @@ def foreign_objects(org, settings, tmp_path):
     correction = CorrectionOrder.objects.create(company=org.water, node=org.station_a, account=account,
                                                 kind="penalty_setting", amount=0, reason="sweep",
                                                 details={"active_from": "2026-01-01"})
-    objects = {"tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
+    # Knowledge is shared down the tree (the group's and the company's articles reach every branch);
+    # another company's article stays invisible.
+    from ucis.knowledge import services as knowledge_services
+
+    category = knowledge_services.category_create(actor=SYSTEM, code="sweep", name="甲类别", node_id=org.power.pk)
+    article = knowledge_services.article_create(actor=SYSTEM, node_id=org.power.pk, data=knowledge_services.ArticleInput(
+        title="甲客户须知", answer="甲客户", category_id=category.pk))
+    objects = {"knowledge.KnowledgeArticle": article, "tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
                "ledger.CorrectionOrder": correction, "billing.BillRun": run, "billing.Bill": bill,
                "metering.Route": route, "metering.ReadCycle": cycle,
                "metering.ReadReview": ReadReview.objects.get(service_point=point),
