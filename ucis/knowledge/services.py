@@ -175,12 +175,12 @@ def article_update(*, actor: Any, article_id: Any, data: ArticleInput, reason: s
     return article
 
 
-def _set_status(actor: Any, article_id: Any, status: str, allowed_from: Sequence[str]) -> KnowledgeArticle:
+def _set_status(actor: Any, article_id: Any, status: str, refused: str) -> KnowledgeArticle:
     require(actor, "knowledge.change_knowledgearticle")
     with transaction.atomic(), audit_context(actor=actor, reason=status, source="knowledge"):
         article = _editable(actor, article_id)
-        if article.status not in allowed_from:
-            raise Conflict("status", _("the article is %(status)s"), status=article.status)
+        if article.status == status:
+            raise Conflict("status", refused)
         article.status = status
         article.updated_by = acting_user(actor)
         article.save(update_fields=["status", "updated_by", "updated_at"])
@@ -189,9 +189,9 @@ def _set_status(actor: Any, article_id: Any, status: str, allowed_from: Sequence
 
 def article_publish(*, actor: Any, article_id: Any) -> KnowledgeArticle:
     """Agents (and, if public, the portal) see the article from now on."""
-    return _set_status(actor, article_id, "published", ("draft", "retired"))
+    return _set_status(actor, article_id, "published", _("the article is already published"))
 
 
 def article_retire(*, actor: Any, article_id: Any) -> KnowledgeArticle:
     """Withdraw an out-of-date article: it stays in the history, no longer in search."""
-    return _set_status(actor, article_id, "retired", ("draft", "published"))
+    return _set_status(actor, article_id, "retired", _("the article is already retired"))

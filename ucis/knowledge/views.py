@@ -95,7 +95,7 @@ def knowledge_article_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             article = services.article_create(actor=request.user, data=form.article_input(),
-                                              node_id=form.cleaned_data["node"])
+                                              node_id=form.cleaned_data.get("node"))
         except DomainError as exc:
             apply_domain_error(form, exc)
         else:
@@ -108,6 +108,8 @@ def knowledge_article_create(request: HttpRequest) -> HttpResponse:
 @permission_required("knowledge.change_knowledgearticle", raise_exception=True)
 def knowledge_article_edit(request: HttpRequest, article_id: int) -> HttpResponse:
     article = selectors.article_get(request.user, article_id=article_id)
+    if not selectors.article_can_edit(request.user, article=article):
+        raise PermissionDenied  # visible (the group's, say) but edited where it is owned
     initial = {"category": str(article.category_id), "title": article.title, "answer": article.answer,
                "tags": ", ".join(article.tags), "commodity": article.commodity, "public": article.public}
     form = ArticleForm(request.POST or None, initial=initial, categories=selectors.category_list(request.user))

@@ -106,7 +106,7 @@ def test_status_changes(kb, org):
     assert services.article_publish(actor=org.manager_b, article_id=kb.draft.pk).status == "published"
     with pytest.raises(DomainError) as err:
         services.article_publish(actor=org.manager_b, article_id=kb.draft.pk)
-    assert err.value.problems[0].field == "status"
+    assert [(p.field, p.reason) for p in err.value.problems] == [("status", "the article is already published")]
     assert services.article_retire(actor=org.manager_b, article_id=kb.draft.pk).status == "retired"
 
 
@@ -198,6 +198,10 @@ def test_editor_screens_create_edit_publish_retire(kb, org, login):
     page = client.get(f"/knowledge/{article_id}/").content.decode()
     assert 'data-testid="history"' in page and "燃气费能代扣吗？" in page
     assert client.get(f"/knowledge/{kb.pay_group.pk}/").content.decode().count("kb-edit") == 0
+    assert client.get(f"/knowledge/{kb.pay_group.pk}/edit/").status_code == 403
+    assert client.post(f"/knowledge/{kb.pay_group.pk}/edit/", {"category": kb.pay.pk, "title": "改",
+                                                               "answer": "改"}).status_code == 403
+    assert selectors.article_get(SYSTEM, article_id=kb.pay_group.pk).title == "可以通过哪些方式缴费？"
 
 
 def test_categories_page(kb, org, login):
