@@ -51,12 +51,20 @@ def _hits(qs: QuerySet[KnowledgeArticle], text: str, limit: int) -> list[Article
                 .order_by("-matched_all", "-rank", "-updated_at", "-pk")[:limit])
     if rows and rows[0].matched_all:
         rows = [a for a in rows if a.matched_all]
-    words = list(query.words)
-    return [ArticleHit(a, a.matched_all, float(a.rank), _html(a.title, words), _html(a.answer, words, SNIPPET_WIDTH))
-            for a in rows]
+    # Partial matches mark only the bigrams that found them (not 怎么 …).
+    every_word = list(query.words)
+    some_words = [t.removesuffix(":*") for t in query.any_terms]
+    out = []
+    for a in rows:
+        words = every_word if a.matched_all else some_words
+        out.append(ArticleHit(a, a.matched_all, float(a.rank), _html(a.title, words),
+                              _html(a.answer, words, SNIPPET_WIDTH)))
+    return out
 
 
 def _html(text: str, words: Any, width: int = 0) -> SafeString:
+    if width:
+        text = " ".join(text.split())  # an excerpt runs the paragraphs together
     return mark_safe(ngrams.highlight(text, words, width=width))  # noqa: S308 — escaped by highlight
 
 
