@@ -212,3 +212,10 @@ def test_categories_page(kb, org, login):
     assert response.status_code == 302
     assert [c.code for c in selectors.category_list(org.manager_b)].count("tw-faq") == 1
     assert "供电专区" not in client.get("/knowledge/categories/").content.decode()
+
+
+def test_admin_lists_articles_read_only(kb, org, client):
+    client.force_login(org.group_admin, backend="django.contrib.auth.backends.ModelBackend")
+    body = client.get("/admin/knowledge/knowledgearticle/").content.decode()
+    assert "峰谷电价怎么申请？" in body and "计划停水通知在哪里查看？" in body
+    assert client.get("/admin/knowledge/knowledgearticle/add/").status_code == 403
