@@ -124,7 +124,15 @@ def foreign_objects(org, settings, tmp_path):
     supervision = Supervision.objects.create(order=order, level=1, node=org.branch_a, reason="甲客户", raised_at=now)
     outage = Outage.objects.create(company=org.water, node=org.branch_a, commodity="water", kind="planned",
                                    starts_at=now, ends_at=now + timedelta(hours=2), reason="甲客户停水")
+    # Knowledge is shared down the tree (the group's and the company's articles reach every branch);
+    # another company's article stays invisible.
+    from ucis.knowledge import services as knowledge_services
+
+    category = knowledge_services.category_create(actor=SYSTEM, code="sweep", name="甲类别", node_id=org.power.pk)
+    article = knowledge_services.article_create(actor=SYSTEM, node_id=org.power.pk, data=knowledge_services.ArticleInput(
+        title="甲客户须知", answer="甲客户", category_id=category.pk))
     objects = {"service.WorkOrder": order, "service.Supervision": supervision, "service.Outage": outage,
+               "knowledge.KnowledgeArticle": article,
                "tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
                "ledger.CorrectionOrder": correction, "billing.BillRun": run, "billing.Bill": bill,
                "metering.Route": route, "metering.ReadCycle": cycle,
