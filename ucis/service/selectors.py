@@ -448,4 +448,13 @@ def order_repeats(*, order: WorkOrder) -> list[WorkOrder]:
 
 def order_suggestions(*, actor: Any, order: WorkOrder, limit: int = 5) -> list[Any]:
     """Knowledge-base articles for the order's text (SVC-7)."""
-    return []
+    return text_suggestions(actor=actor, text=f"{order.subject} {order.description}", company_id=order.company_id,
+                            limit=limit)
+
+
+def text_suggestions(*, actor: Any, text: str, company_id: int | None, limit: int = 5) -> list[Any]:
+    """Published knowledge-base articles for what the agent is typing (the caller's question)."""
+    from ucis.knowledge import selectors as knowledge_selectors
+    if not actor.has_perm("knowledge.view_knowledgearticle") or not (text or "").strip():
+        return []
+    return knowledge_selectors.article_suggest(actor, text=text[:500], company_id=company_id, limit=limit)

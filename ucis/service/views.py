@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -26,12 +27,18 @@ from ucis.service.models import CHANNELS, COMMODITY_CHOICES, ORDER_TYPES, STATUS
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+# As the agent types the caller's question, knowledge-base answers appear beside the form.
+SUGGEST = {"hx-get": reverse_lazy("service_suggest"), "hx-trigger": "keyup changed delay:400ms", "hx-target": "#suggestions",
+           "hx-include": "[name=subject], [name=description], [name=account_id]"}
+
+
 class IntakeForm(forms.Form):
     order_type = forms.ChoiceField(label=_("type"), choices=ORDER_TYPES)
     channel = forms.ChoiceField(label=_("channel"), choices=CHANNELS, initial="hotline")
     urgency = forms.ChoiceField(label=_("urgency"), choices=URGENCIES, initial="normal")
-    subject = forms.CharField(label=_("subject"), max_length=100)
-    description = forms.CharField(label=_("description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    subject = forms.CharField(label=_("subject"), max_length=100, widget=forms.TextInput(attrs=SUGGEST))
+    description = forms.CharField(label=_("description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 3, **SUGGEST}))
     caller_name = forms.CharField(label=_("caller"), max_length=60, required=False)
     caller_phone = forms.CharField(label=_("caller phone"), max_length=40, required=False)
     customer_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -118,6 +125,15 @@ def agent_page(request: HttpRequest) -> HttpResponse:
                                     customer_id=request.GET.get("customer") or None)
     prefill = {"channel": "hotline", "caller_phone": screen["phone"], **screen["prefill"]}
     return render(request, "service/agent.html", {**screen, "form": IntakeForm(initial=prefill)})
+
+
+@login_required
+@permission_required("service.intake_order", raise_exception=True)
+def suggest_fragment(request: HttpRequest) -> HttpResponse:
+    """Knowledge-base articles for the text typed into a new order (SVC-7)."""
+    text = f"{request.GET.get('subject', '')} {request.GET.get('description', '')}"
+    hits = selectors.text_suggestions(actor=request.user, text=text, company_id=request.user.node.company_id)
+    return render(request, "service/_suggestions.html", {"suggestions": hits})
 
 
 @login_required
