@@ -6,7 +6,14 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ucis.platform.admin_mixins import TenantAdminMixin
-from ucis.service.models import CalendarHoliday, CalendarMakeupDay, RoutingRule, ServiceCalendar, SlaRule, StaffSkill
+from ucis.service.models import (
+    CalendarHoliday,
+    CalendarMakeupDay,
+    RoutingRule,
+    ServiceCalendar,
+    SlaRule,
+    StaffSkill,
+)
 
 
 @admin.register(RoutingRule)

@@ -148,7 +148,7 @@ class OrderDetailOut(OrderOut):
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS})
 def order_detail(request: HttpRequest, order_id: int):
     _require(request, "service.view_workorder")
-    order = selectors.order_get(actor=request.user, order_id=order_id)
+    order = selectors.order_get(actor=request.user, order_id=order_id, related=True)
     lock = selectors.order_lock_state(actor=request.user, order=order)
     contact = selectors.order_contact(actor=request.user, order=order)
     return {**_order_out(order), "description": order.description, "location": order.location,

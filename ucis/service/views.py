@@ -156,7 +156,7 @@ def intake_page(request: HttpRequest) -> HttpResponse:
 
 
 def _order_context(request: HttpRequest, order_id: int, *, forms_bound: dict[str, Any] | None = None) -> dict[str, Any]:
-    order = selectors.order_get(actor=request.user, order_id=order_id)
+    order = selectors.order_get(actor=request.user, order_id=order_id, related=True)
     lock = selectors.order_lock_state(actor=request.user, order=order)
     draft = selectors.order_draft(actor=request.user, order=order)
     bound = forms_bound or {}
@@ -190,6 +190,7 @@ ACTIONS = ("lock", "unlock", "accept", "dispatch", "forward", "reply", "visit", 
 @require_POST
 def order_action(request: HttpRequest, order_id: int) -> HttpResponse:
     """One action on an order; each calls one service, which checks the lock in the database."""
+    selectors.order_get(actor=request.user, order_id=order_id)  # another branch's order: 404 before anything
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         messages.error(request, gettext("Unknown action."))

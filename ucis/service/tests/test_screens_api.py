@@ -93,7 +93,7 @@ def test_api_call_orders_locks_and_steps(desk, login):
         "order_type": "consultation", "subject": "怎么办理过户", "channel": "portal", "external_ref": "W-9"})
     assert repeat.json()["id"] == order_id and WorkOrder.objects.count() == 1
     refused = post_json(client, f"/api/v1/service/orders/{order_id}/steps", {"action": "accept"})
-    assert refused.status_code == 422 and "lock" in refused.json()["errors"][0]["reason"]
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "order"
     assert post_json(client, "/api/v1/service/locks", {"order_ids": [order_id]}).json()["locked"] == [order_id]
     other = login(desk.agent2)
     held = post_json(other, "/api/v1/service/locks", {"order_ids": [order_id]}).json()
@@ -137,3 +137,19 @@ def test_outage_announced_and_calendar_api(desk, login):
         "holidays": [{"name": "国庆节", "date_from": "2026-10-01", "date_to": "2026-10-08"}],
         "makeup_days": ["2026-10-10"]}), content_type="application/json")
     assert ok.status_code == 200 and ok.json()["makeup_days"] == ["2026-10-10"]
+
+
+def test_another_companys_calendar_and_order_are_404(desk, login, org):
+    from conftest import PASSWORD
+    from ucis.org import services as org_services
+    from ucis.platform.tenancy import SYSTEM
+
+    order = services.order_intake(actor=desk.agent, order_type="help", channel="hotline", subject="求助")
+    power_admin = org_services.staff_create(actor=SYSTEM, username="power.admin", password=PASSWORD,
+                                            node_id=org.power.pk, roles=["administrator"])
+    client = login(power_admin)
+    assert client.put(f"/api/v1/service/calendars/{desk.org.water.pk}", data=json.dumps({"windows": []}),
+                      content_type="application/json").status_code == 404
+    assert client.get(f"/api/v1/service/orders/{order.pk}").status_code == 404
+    assert client.get(f"/service/orders/{order.pk}/").status_code == 404
+    assert post_json(client, "/api/v1/service/locks", {"order_ids": [order.pk]}).status_code == 404
