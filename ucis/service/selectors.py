@@ -91,6 +91,17 @@ def order_contact(*, actor: Any, order: WorkOrder) -> dict[str, str]:
     return {"name": order.caller_name, "phone": phone if full or not phone else crypto.mask(phone), "hidden": ""}
 
 
+def order_durations(*, order: WorkOrder, now: datetime | None = None) -> dict[str, str]:
+    """How long the order has taken (or took) on both clocks: elapsed, and business time of the
+    company's calendar — the SLA counts one of them, assessment often looks at both."""
+    end = order.done_at or now or timezone.now()
+    cal = calendar_of(company_id=order.company_id)
+    elapsed = int((end - order.created_at).total_seconds() // 60)
+    business = sla.business_seconds_between(cal, order.created_at, end) // 60
+    return {"elapsed": sla.duration_text(max(0, elapsed)), "business": sla.duration_text(max(0, business)),
+            "running": "" if order.done_at else "1"}
+
+
 def order_events(*, order: WorkOrder) -> list[WorkOrderActivity]:
     return list(WorkOrderActivity.objects.filter(order=order).select_related("actor", "node").order_by("at", "pk"))
 

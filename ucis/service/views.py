@@ -164,6 +164,7 @@ def _order_context(request: HttpRequest, order_id: int, *, forms_bound: dict[str
     return {
         "order": order, "lock": lock, "draft": draft,
         "contact": selectors.order_contact(actor=request.user, order=order),
+        "durations": selectors.order_durations(order=order),
         "events": selectors.order_events(order=order), "supervisions": selectors.order_supervisions(order=order),
         "attachments": list(order.attachments.all()),
         "reply_form": bound.get("reply") or ReplyForm(initial={"feedback": draft.get("feedback", order.feedback),
