@@ -8,9 +8,9 @@ read again straight from the database.
   all reads, with the scalar ``validate_read`` only for the few flagged reads whose findings are
   stored. Flagged reads of each route's newest cycle wait in the review queue; older flagged reads
   are taken as reviewed.
-* ``reads_revalidate`` loads every live read into numpy (one binary array per column and ~1M
-  reads, two connections at once), rebuilds the bases and baselines and runs the rules again,
-  e.g. to see what new thresholds would flag.
+* ``reads_revalidate`` loads every live read into numpy (one binary int8 row array per ~450,000
+  reads, two connections at once), rebuilds the bases and baselines and runs the rules again in
+  cache-sized runs of whole service points, e.g. to see what new thresholds would flag.
 
 Baselines follow ``reads.meter_reads_record``: the history of a read is the live actual reads of
 its service point in the ``reads.HISTORY_DAYS`` before it.
