@@ -573,8 +573,9 @@ def _load_live_reads(limit: int | None, streams: int = 2) -> dict[str, Any]:
                 got += sum(_read_part(rows, *r[:1], None, *r[1:]) for r in ranges)
             else:
                 assert snapshot is not None
-                found, side = _parallel_parts(rows, snapshot, ranges, streams,
-                                              meanwhile=_side_tables if side is None else None)
+                found, read_meanwhile = _parallel_parts(rows, snapshot, ranges, streams,
+                                                        meanwhile=_side_tables if side is None else None)
+                side = side if side is not None else read_meanwhile
                 got += found
             if limit is None or got >= limit or end > total:
                 break
