@@ -144,12 +144,16 @@ def parse_message(topic: str, payload: bytes, *, tz: ZoneInfo = LOCAL_TZ) -> tup
     return [read for read, _where in placed], bad
 
 
+# json.loads(text, parse_float=Decimal) builds a new decoder (and its scanner) on every call.
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def _parse(topic: str, payload: bytes, tz: ZoneInfo) -> tuple[list[tuple[ReadInput, int | None]], list[BadRead]]:
     """``parse_message`` keeping each read's place in an array message (None for a single read)."""
     if not payload.strip():
         return [], [BadRead(payload, FieldProblem("payload", _("the message is empty")))]
     try:
-        body = json.loads(payload.decode("utf-8"), parse_float=Decimal)
+        body = _DECODER.decode(payload.decode("utf-8"))
     except UnicodeDecodeError:
         return [], [BadRead(payload, FieldProblem("payload", _("the message is not UTF-8 text")))]
     except ValueError as exc:
