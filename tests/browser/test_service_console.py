@@ -53,6 +53,8 @@ def test_a_lock_taken_in_one_browser_shows_in_the_others_console(desk, chromium,
             p.set_default_timeout(15_000)
         login(mine, "fixer.1", PASSWORD)
         login(theirs, "fixer.2", PASSWORD)
+        # At sign-in the home page shows what waits for them.
+        expect(theirs.locator("[data-testid=home-console]")).to_contain_text(order.order_no)
         theirs.goto("/service/")
         waiting = theirs.locator("[data-testid=console-waiting]")
         expect(waiting).to_contain_text(order.order_no)
