@@ -733,8 +733,9 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
         "created_at", "updated_at"], account_rows)
     copy_rows("customers_servicepoint", ["id", "premise_id", "commodity", "company_id", "node_id", "created_at"],
               point_rows)
+    # Agreements and installations carry exclusion constraints (GiST): written scrambled.
     copy_rows("customers_serviceagreement", ["account_id", "service_point_id", "active_from", "active_to"],
-              agreement_rows)
+              bulk.scrambled(agreement_rows))
 
     meter_ids = next_ids("customers_meter", len(batch.meters))
     meter_rows, install_rows = [], []
@@ -750,7 +751,7 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
         "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at", "ic_card_no"], meter_rows)
     copy_rows("customers_meterinstallation", [
         "meter_id", "service_point_id", "installed_date", "install_reading", "removed_date", "removal_reading",
-        "reason"], install_rows)
+        "reason"], bulk.scrambled(install_rows))
     copy_rows("customers_appliance", ["premise_id", "kind", "brand", "model", "installed_date",
                                       "last_inspected_date", "is_active"],
               ((premise_by_key[k][0], kind, brand, "", installed, None, True)

@@ -100,6 +100,16 @@ def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "5
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
+def scrambled(rows: Sequence[Any]) -> list[Any]:
+    """``rows`` in a fixed pseudo-random order, for tables with a GiST index (exclusion
+    constraints on ``(id WITH =, daterange WITH &&)``). Without sorted builds (PostgreSQL < 18,
+    btree_gist 1.7) a GiST index is built by inserting the heap's rows one by one, and rows in key
+    order are its worst case: every insert lands on the rightmost page and splits it. 2.15M service
+    agreements: 85 s in id order, 35 s scrambled (PostgreSQL 15). The same order for every load."""
+    order = np.random.default_rng(len(rows)).permutation(len(rows))
+    return [rows[i] for i in order.tolist()]
+
+
 def tables_empty(tables: Sequence[str]) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(f'(SELECT 1 FROM "{t}" LIMIT 1)' for t in tables))
