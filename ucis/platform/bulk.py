@@ -355,6 +355,105 @@ def copy_columns(table: str, columns: Sequence[Column], count: int) -> int:
     return count
 
 
+# Binary COPY of fixed-width columns. PostgreSQL parses text COPY field by field (numeric_in,
+# date_in, int8in: ~30 % of a meter read's COPY); the binary format is read as is. Every field of
+# a row has the same width in every row, so a chunk is one numpy record array: no formatting at all.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_INT_WIDTH = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2"}
+_TEXT_TYPES = ("text", "character varying")
+
+
+def _numeric_digits(values: npt.NDArray[np.int64]) -> int:
+    """Base-10000 digits of the integer part of the largest thousandths value (at least one)."""
+    top = int(np.abs(values).max()) // 1000 if values.size else 0
+    digits = 1
+    while top >= 10_000:
+        top //= 10_000
+        digits += 1
+    return digits
+
+
+def copy_binary(table: str, columns: Sequence[Column], count: int) -> int:
+    """``copy_columns`` in COPY's binary format, for fixed-width columns only: ``int`` into
+    bigint/integer/smallint, ``milli`` into numeric (thousandths, written with scale 3), ``date``
+    into date and ``text`` (one constant) into text/varchar; no NULLs. Same transaction and audit
+    rules as ``copy_rows``."""
+    if count <= 0:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                       "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+        types = dict(cursor.fetchall())
+    fields: list[tuple[str, Any]] = [("count", ">i2")]
+    fill: list[tuple[Column, str, Any]] = []
+    for k, col in enumerate(columns):
+        kind, sql = col.kind, types.get(col.name)
+        if sql is None:
+            raise ValueError(f"{table}.{col.name}: no such column")
+        name = f"f{k}"
+        if kind == "int" and sql in _INT_WIDTH:
+            values = np.asarray(col.values, dtype=np.int64)
+            fields += [(f"{name}_len", ">i4"), (name, _INT_WIDTH[sql])]
+            extra: Any = values
+        elif kind == "date" and sql == "date":
+            values = (np.asarray(col.values, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)
+            fields += [(f"{name}_len", ">i4"), (name, ">i4")]
+            extra = values
+        elif kind == "milli" and sql == "numeric":
+            values = np.asarray(col.values, dtype=np.int64)
+            digits = _numeric_digits(values) + 1  # the integer part, then the three decimals
+            fields += [(f"{name}_len", ">i4"), (f"{name}_head", ">i2", (4,)), (name, ">i2", (digits,))]
+            extra = (values, digits)
+        elif kind == "text" and sql in _TEXT_TYPES:
+            raw = str(col.values).encode()
+            fields += [(f"{name}_len", ">i4"), (name, f"S{max(1, len(raw))}")]
+            extra = raw
+        else:
+            raise ValueError(f"{table}.{col.name}: a {kind} column cannot be written into {sql} in binary")
+        if kind != "text" and len(values) != count:
+            raise ValueError(f"{col.name}: {len(values)} values for {count} rows")
+        fill.append((col, name, extra))
+    dtype = np.dtype(fields)
+    cols = ", ".join(f'"{c.name}"' for c in columns)
+
+    def chunk(lo: int, hi: int) -> bytes:
+        out = np.zeros(hi - lo, dtype=dtype)
+        out["count"] = len(columns)
+        for col, name, extra in fill:
+            if col.kind == "text":
+                out[f"{name}_len"] = len(extra)
+                out[name] = extra
+            elif col.kind == "milli":
+                values, digits = extra
+                v = values[lo:hi]
+                magnitude = np.abs(v)
+                out[f"{name}_len"] = 8 + 2 * digits
+                # ndigits, weight (of the first digit), sign, display scale
+                out[f"{name}_head"] = np.array([digits, digits - 2, 0, 3], dtype=np.int64)
+                out[f"{name}_head"][:, 2] = np.where(v < 0, 0x4000, 0)
+                base = out[name]
+                base[:, digits - 1] = (magnitude % 1000) * 10
+                whole = magnitude // 1000
+                for d in range(digits - 2, -1, -1):
+                    base[:, d] = whole % 10_000
+                    whole //= 10_000
+            else:
+                out[f"{name}_len"] = dtype[name].itemsize
+                out[name] = extra[lo:hi]
+        return out.tobytes()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # attach the audit context, as copy_rows does
+        raw = cursor.cursor
+        with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT binary)',
+                      writer=QueuedLibpqWriter(raw)) as copy:
+            copy.write(_BINARY_HEADER)
+            for lo in range(0, count, _CHUNK_ROWS):
+                copy.write(chunk(lo, min(count, lo + _CHUNK_ROWS)))
+            copy.write(b"\xff\xff")
+    return count
+
+
 _BINARY_TYPES = {"int2": ">i2", "int4": ">i4", "int8": ">i8", "date": ">i4", "bool": "?", "float8": ">f8"}
 
 
