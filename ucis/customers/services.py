@@ -638,7 +638,10 @@ def registry_bulk_load(*, actor: Any, batch: RegistryBatch, reason: str) -> dict
 
 def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
                    rule: identity.NumberingRule) -> dict[str, int]:
-    copy_rows, next_ids = bulk.copy_rows, bulk.next_ids
+    next_ids = bulk.next_ids
+
+    def copy_rows(table: str, columns: list[str], rows: Any) -> int:
+        return bulk.copy_rows(table, columns, rows, binary=True)
 
     # Address areas: parents first (the batch lists them top-down).
     area_ids = dict(zip([a[0] for a in batch.areas], next_ids("customers_addressarea", len(batch.areas)),
