@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,14 +85,79 @@ def sequence_block(sequence: str, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
+class Rebuild:
+    """The indexes and constraints ``indexes_built_after`` dropped, built again table by table.
+
+    ``ready(table, …)`` says those tables are fully written: their indexes, unique and exclusion
+    constraints, and every dropped foreign key whose two tables are now both ready, go to a thread
+    of their own that runs them on the same connection — so in the same transaction, one statement
+    at a time — while the caller's Python prepares the next table. Whatever was not handed over is
+    built when the block ends."""
+
+    def __init__(self, tables: Sequence[str], indexes: list[tuple[str, str]],
+                 constraints: list[tuple[str, str, str, str, str | None]]) -> None:
+        self._raw = connection.connection
+        self._wrap = connection.wrap_database_errors  # the errors Django code expects (IntegrityError …)
+        self._waiting = set(tables)
+        self._indexes = indexes  # (table, definition)
+        self._constraints = constraints  # (table, name, definition, kind, referenced table)
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._work, name="indexes_built_after", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (statement := self._queue.get()) is not None:
+            if self.error is None and not self._stop:
+                try:
+                    with self._wrap, self._raw.cursor() as cursor:
+                        cursor.execute(statement)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self.error = exc
+
+    def ready(self, *tables: str) -> None:
+        if self.error is not None:
+            raise self.error
+        fresh = [t for t in tables if t in self._waiting]
+        self._waiting.difference_update(fresh)
+        for table in fresh:
+            for owner, definition in self._indexes:
+                if owner == table:
+                    self._queue.put(definition)
+            # Unique and exclusion constraints before the foreign keys that may rely on them.
+            for owner, name, definition, kind, _referenced in self._constraints:
+                if owner == table and kind != "f":
+                    self._queue.put(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}')
+        if fresh:
+            for owner, name, definition, kind, referenced in self._constraints:
+                if (kind == "f" and owner not in self._waiting and referenced not in self._waiting
+                        and (owner in fresh or referenced in fresh)):
+                    self._queue.put(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}')
+
+    def finish(self, tables: Sequence[str]) -> None:
+        self.ready(*tables)
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop after the statement running now (the transaction is being rolled back)."""
+        self._stop = True
+        self._queue.put(None)
+        self._thread.join()
+
+
 @contextmanager
-def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "512MB") -> Iterator[None]:
+def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "512MB") -> Iterator[Rebuild]:
     """Load into empty tables the way PostgreSQL loads fastest: drop their secondary indexes and
     their unique, exclusion and foreign-key constraints (and pause their own triggers), then rebuild
-    them once at the end — one sorted build per index and one anti-join per foreign key instead of a
-    probe per row. The rebuild checks every row, so a bad row still aborts the whole load. Call
-    inside ``transaction.atomic()``: the DDL is part of the transaction and rolls back with it, and
-    it locks the tables, so this is for initial loads, not for daytime imports."""
+    them once — one sorted build per index and one anti-join per foreign key instead of a probe per
+    row; ``Rebuild.ready`` starts a table's as soon as it is written, the rest run at the end. The
+    rebuild checks every row, so a bad row still aborts the whole load. Call inside
+    ``transaction.atomic()``: the DDL is part of the transaction and rolls back with it, and it
+    locks the tables, so this is for initial loads, not for daytime imports."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [maintenance_work_mem])
         # One commit at the end of a load that wrote gigabytes of WAL: no need to wait for its flush
@@ -98,7 +165,8 @@ def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "5
         cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
         cursor.execute(
             """
-            SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
+            SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype,
+                   CASE WHEN c.contype = 'f' THEN c.confrelid::regclass::text END
               FROM pg_constraint c
              WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('f', 'u', 'x')
                AND NOT EXISTS (SELECT 1 FROM pg_constraint r
@@ -109,27 +177,35 @@ def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "5
         constraints = cursor.fetchall()
         cursor.execute(
             """
-            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indrelid::regclass::text
               FROM pg_index i
              WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
             """, [list(tables)])
         indexes = cursor.fetchall()
-        for table, name, _definition, _kind in constraints:
+        for table, name, _definition, _kind, _referenced in constraints:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        for name, _definition in indexes:
+        for name, _definition, _table in indexes:
             cursor.execute(f"DROP INDEX {name}")
         for table in tables:
             cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
-    yield
+    names = {t.strip('"') for t in tables}
+    rebuild = Rebuild(tables, [(table, definition) for _name, definition, table in indexes],
+                      [(table, name, definition, kind, referenced if referenced in names else None)
+                       for table, name, definition, kind, referenced in constraints])
+    try:
+        yield rebuild
+    except BaseException as exc:
+        rebuild.abandon()
+        # A failed index build aborts the transaction: the caller's next statement then fails
+        # with "current transaction is aborted", and the build's own error is the one to report.
+        if rebuild.error is not None and isinstance(exc.__cause__ or exc, psycopg.errors.InFailedSqlTransaction):
+            raise rebuild.error from exc
+        raise
+    rebuild.finish(tables)
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
-        for _name, definition in indexes:
-            cursor.execute(definition)
-        # Unique and exclusion constraints before the foreign keys that may rely on them.
-        for table, name, definition, _kind in reversed(constraints):
-            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
 def scrambled(rows: Sequence[Any]) -> Sequence[Any]:
