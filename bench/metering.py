@@ -4,7 +4,7 @@
 
 ``validation``: validate N reads straight from the database (binary COPY into numpy, bases and
 history baselines rebuilt, ``validate_reads``, flags counted) — ``reads_revalidate``. When the
-database holds fewer than N reads, the demo city is (re)generated first with enough customers
+database holds fewer than N reads, the demo city (without bills) is (re)generated first with enough customers
 (about 28 reads per customer: 2.15 meters × 13 reads) and the reads phase of that load is reported
 too. Uses DATABASE_URL (or the embedded database); the database is RESET when data is generated:
 use a bench database. Target: 10,000,000 reads in ≤ 10 s (≥ 1,000,000 reads/s).
