@@ -518,7 +518,7 @@ def copy_binary(table: str, columns: Sequence[Column], count: int) -> int:
             extra = (values, digits)
         elif kind == "text" and sql in _TEXT_TYPES:
             raw = str(col.values).encode()
-            fields += [(f"{name}_len", ">i4"), (name, f"S{max(1, len(raw))}")]
+            fields += [(f"{name}_len", ">i4")] + ([(name, f"S{len(raw)}")] if raw else [])  # "": no bytes
             extra = raw
         else:
             raise ValueError(f"{table}.{col.name}: a {kind} column cannot be written into {sql} in binary")
@@ -534,7 +534,8 @@ def copy_binary(table: str, columns: Sequence[Column], count: int) -> int:
         for col, name, extra in fill:
             if col.kind == "text":
                 out[f"{name}_len"] = len(extra)
-                out[name] = extra
+                if extra:
+                    out[name] = extra
             elif col.kind == "milli":
                 values, digits = extra
                 v = values[lo:hi]

@@ -75,12 +75,12 @@ def test_binary_copy_round_trip(db, values):
     days = np.datetime64("2026-11-23") - np.arange(n)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE IF NOT EXISTS probe_bin (a numeric(16,3), b bigint, c integer, d date, "
-                       "e varchar(10))")
+                       "e varchar(10), f text)")
         cursor.execute("TRUNCATE probe_bin")
         copy_binary("probe_bin", [Column("a", "milli", milli), Column("b", "int", np.arange(n) - 2**40),
                                   Column("c", "int", np.arange(n)), Column("d", "date", days),
-                                  Column("e", "text", "水费 x")], n)
-        cursor.execute("SELECT a, b, c, d, e FROM probe_bin ORDER BY c")
+                                  Column("e", "text", "水费 x"), Column("f", "text", "")], n)
+        cursor.execute("SELECT a, b, c, d, e, f FROM probe_bin ORDER BY c")
         rows = cursor.fetchall()
-    assert rows == [(Decimal(v).scaleb(-3), k - 2**40, k, date(2026, 11, 23) - timedelta(days=k), "水费 x")
+    assert rows == [(Decimal(v).scaleb(-3), k - 2**40, k, date(2026, 11, 23) - timedelta(days=k), "水费 x", "")
                     for k, v in enumerate(values)]
