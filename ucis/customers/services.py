@@ -3,7 +3,7 @@ premises, register and install meters. Keyword-only, transactional, audited."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -631,14 +631,22 @@ def registry_bulk_load(*, actor: Any, batch: RegistryBatch, reason: str) -> dict
         with connection.cursor() as cursor:
             # Check foreign keys as rows arrive instead of queueing millions of deferred checks.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        with bulk.indexes_built_after(tables) if bulk.tables_empty(tables) else nullcontext():
-            return _registry_copy(batch, nodes=nodes, by_id=by_id, now=now, rule=rule)
+        with bulk.indexes_built_after(tables) if bulk.tables_empty(tables) else nullcontext() as rebuild:
+            return _registry_copy(batch, nodes=nodes, by_id=by_id, now=now, rule=rule,
+                                  ready=rebuild.ready if rebuild else None)
 
 
 
 def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
-                   rule: identity.NumberingRule) -> dict[str, int]:
-    copy_rows, next_ids = bulk.copy_rows, bulk.next_ids
+                   rule: identity.NumberingRule, ready: Callable[..., None] | None = None) -> dict[str, int]:
+    next_ids = bulk.next_ids
+
+    def copy_rows(table: str, columns: list[str], rows: Any) -> int:
+        # Each table's indexes and constraints (into empty tables) are built while the next is prepared.
+        count = bulk.copy_rows(table, columns, rows, binary=True)
+        if ready is not None:
+            ready(table)
+        return count
 
     # Address areas: parents first (the batch lists them top-down).
     area_ids = dict(zip([a[0] for a in batch.areas], next_ids("customers_addressarea", len(batch.areas)),
@@ -733,8 +741,9 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
         "created_at", "updated_at"], account_rows)
     copy_rows("customers_servicepoint", ["id", "premise_id", "commodity", "company_id", "node_id", "created_at"],
               point_rows)
+    # Agreements and installations carry exclusion constraints (GiST): written scrambled.
     copy_rows("customers_serviceagreement", ["account_id", "service_point_id", "active_from", "active_to"],
-              agreement_rows)
+              bulk.scrambled(agreement_rows))
 
     meter_ids = next_ids("customers_meter", len(batch.meters))
     meter_rows, install_rows = [], []
@@ -750,7 +759,7 @@ def _registry_copy(batch: RegistryBatch, *, nodes: dict, by_id: dict, now: Any,
         "status", "company_id", "node_id", "legacy_ref", "created_at", "updated_at", "ic_card_no"], meter_rows)
     copy_rows("customers_meterinstallation", [
         "meter_id", "service_point_id", "installed_date", "install_reading", "removed_date", "removal_reading",
-        "reason"], install_rows)
+        "reason"], bulk.scrambled(install_rows))
     copy_rows("customers_appliance", ["premise_id", "kind", "brand", "model", "installed_date",
                                       "last_inspected_date", "is_active"],
               ((premise_by_key[k][0], kind, brand, "", installed, None, True)

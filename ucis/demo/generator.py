@@ -39,7 +39,8 @@ def demo_reset() -> None:
 
 
 def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = None,
-                   today: date | None = None, bills: bool = True) -> dict[str, Any]:
+                   today: date | None = None, bills: bool = True, reads: bool = True) -> dict[str, Any]:
+    """The whole city; ``reads=False`` stops after the registry (no reads, so no bills either)."""
     started = time.perf_counter()
     org_services.roles_sync()
     plan = plan_city(customers=customers, seed=seed)
@@ -64,12 +65,14 @@ def demo_data_load(*, customers: int, seed: int, password: str, progress: Any = 
         for table in customer_services.BULK_MODELS:
             cursor.execute(f'ANALYZE "customers_{table.lower()}"')
         cursor.execute('ANALYZE "org_orgnode"')
+    counts["registry_s"] = round(time.perf_counter() - started, 2)
     if progress:
         progress("customers", customers, customers)
-    counts.update(_reads_load(plan, seed=seed, today=today or timezone.localdate()))
-    if progress:
-        progress("reads", counts["reads"], counts["reads"])
-    if bills:
+    if reads:
+        counts.update(_reads_load(plan, seed=seed, today=today or timezone.localdate()))
+        if progress:
+            progress("reads", counts["reads"], counts["reads"])
+    if bills and reads:
         counts.update(_bills_load(today=today or timezone.localdate(), progress=progress))
     counts["seconds"] = round(time.perf_counter() - started, 2)
     counts["sample_logins"] = _sample_logins(plan)

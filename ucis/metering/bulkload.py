@@ -341,7 +341,7 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
                      nodes[r.node_code][0], r.commodity, users.get(r.reader), r.cycle_months, r.cycle_parity,
                      r.read_day, True, now) for i, r in enumerate(h.routes)))
     route_ids = route_first + np.arange(len(h.routes), dtype=np.int64)
-    bulk.copy_columns("metering_routestop", [
+    bulk.copy_binary("metering_routestop", [
         bulk.Column("route_id", "int", route_ids[h.stop_route]),
         bulk.Column("service_point_id", "int", m.service_point_id),
         bulk.Column("sequence", "int", h.stop_sequence)], len(m.meter_id))
@@ -399,10 +399,10 @@ def _write(h: ReadHistory, v: _Validated, *, route_of_read: IntArray, pending: B
             bulk.Column("previous_reading", "milli", v.base[ix]),
             bulk.Column("previous_date", "date", v.base_on[ix]), bulk.Column("usage", "milli", v.usage[ix]),
             bulk.Column("source", "text", source), bulk.Column("status", "text", "accepted"),
-            bulk.Column("flags", "text", "0"), bulk.Column("batch_ref", "text", batch_ref)]
+            bulk.Column("flags", "int", np.zeros(len(ix), np.int64)), bulk.Column("batch_ref", "text", batch_ref)]
         if with_creator:
             columns.append(bulk.Column("created_by_id", "int", creator[ix]))
-        bulk.copy_columns("metering_meterread", columns, len(ix))
+        bulk.copy_binary("metering_meterread", columns, len(ix))
     # The review queue: open for the newest cycle, decided for the flagged reads before it.
     reviewed = np.flatnonzero(needs_review)
     reviews = bulk.copy_rows("metering_readreview", [

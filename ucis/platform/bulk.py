@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -14,22 +17,50 @@ from django.db import connection
 from psycopg.copy import QueuedLibpqWriter
 
 
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]], *, binary: bool = False) -> int:
     """COPY ``rows`` into ``table``. Call inside ``transaction.atomic()`` and ``audit_context``:
     the first statement attaches the audit context to the transaction, so row triggers fired by
-    COPY record who and why like any other write."""
+    COPY record who and why like any other write.
+
+    ``binary`` sends COPY's binary format, typed from the catalog: PostgreSQL then parses no text
+    (timestamps, dates, numerics) — 300,000 premises in 0.8 s instead of 1.9 s. Values must be of
+    the column's Python type (numerics may be floats or strings: they become Decimals)."""
     count = 0
     cols = ", ".join(f'"{c}"' for c in columns)
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")  # pghistory sets its transaction-local context on this statement
+        options = ""
+        if binary:
+            cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                           "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+            known = dict(cursor.fetchall())
+            types = [known[c] for c in columns]
+            numeric = [k for k, t in enumerate(types) if t == "numeric"]
+            if numeric:
+                rows = (_decimals(row, numeric) for row in rows)
+            options = " (FORMAT binary)"
         # The queued writer sends buffers from its own thread, so PostgreSQL parses and indexes
         # while Python formats the next rows (the two run on different cores).
         raw = cursor.cursor
-        with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN', writer=QueuedLibpqWriter(raw)) as copy:
+        with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN{options}', writer=QueuedLibpqWriter(raw)) as copy:
+            if binary:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
                 count += 1
     return count
+
+
+def _decimals(row: Sequence[object], numeric: Sequence[int]) -> Sequence[object]:
+    """``row`` with its numeric fields as Decimal or int (the binary numeric format takes no float)."""
+    if all(isinstance(row[k], (Decimal, int)) or row[k] is None for k in numeric):
+        return row
+    out = list(row)
+    for k in numeric:
+        value = out[k]
+        if value is not None and not isinstance(value, (Decimal, int)):
+            out[k] = Decimal(str(value))
+    return out
 
 
 def next_ids(table: str, count: int, column: str = "id") -> list[int]:
@@ -54,19 +85,88 @@ def sequence_block(sequence: str, count: int) -> list[int]:
     return list(range(last - count + 1, last + 1))
 
 
+class Rebuild:
+    """The indexes and constraints ``indexes_built_after`` dropped, built again table by table.
+
+    ``ready(table, …)`` says those tables are fully written: their indexes, unique and exclusion
+    constraints, and every dropped foreign key whose two tables are now both ready, go to a thread
+    of their own that runs them on the same connection — so in the same transaction, one statement
+    at a time — while the caller's Python prepares the next table. Whatever was not handed over is
+    built when the block ends."""
+
+    def __init__(self, tables: Sequence[str], indexes: list[tuple[str, str]],
+                 constraints: list[tuple[str, str, str, str, str | None]]) -> None:
+        self._raw = connection.connection
+        self._wrap = connection.wrap_database_errors  # the errors Django code expects (IntegrityError …)
+        self._waiting = set(tables)
+        self._indexes = indexes  # (table, definition)
+        self._constraints = constraints  # (table, name, definition, kind, referenced table)
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._work, name="indexes_built_after", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (statement := self._queue.get()) is not None:
+            if self.error is None and not self._stop:
+                try:
+                    with self._wrap, self._raw.cursor() as cursor:
+                        cursor.execute(statement)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self.error = exc
+
+    def ready(self, *tables: str) -> None:
+        if self.error is not None:
+            raise self.error
+        fresh = [t for t in tables if t in self._waiting]
+        self._waiting.difference_update(fresh)
+        for table in fresh:
+            for owner, definition in self._indexes:
+                if owner == table:
+                    self._queue.put(definition)
+            # Unique and exclusion constraints before the foreign keys that may rely on them.
+            for owner, name, definition, kind, _referenced in self._constraints:
+                if owner == table and kind != "f":
+                    self._queue.put(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}')
+        if fresh:
+            for owner, name, definition, kind, referenced in self._constraints:
+                if (kind == "f" and owner not in self._waiting and referenced not in self._waiting
+                        and (owner in fresh or referenced in fresh)):
+                    self._queue.put(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}')
+
+    def finish(self, tables: Sequence[str]) -> None:
+        self.ready(*tables)
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop after the statement running now (the transaction is being rolled back)."""
+        self._stop = True
+        self._queue.put(None)
+        self._thread.join()
+
+
 @contextmanager
-def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "512MB") -> Iterator[None]:
+def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "512MB") -> Iterator[Rebuild]:
     """Load into empty tables the way PostgreSQL loads fastest: drop their secondary indexes and
     their unique, exclusion and foreign-key constraints (and pause their own triggers), then rebuild
-    them once at the end — one sorted build per index and one anti-join per foreign key instead of a
-    probe per row. The rebuild checks every row, so a bad row still aborts the whole load. Call
-    inside ``transaction.atomic()``: the DDL is part of the transaction and rolls back with it, and
-    it locks the tables, so this is for initial loads, not for daytime imports."""
+    them once — one sorted build per index and one anti-join per foreign key instead of a probe per
+    row; ``Rebuild.ready`` starts a table's as soon as it is written, the rest run at the end. The
+    rebuild checks every row, so a bad row still aborts the whole load. Call inside
+    ``transaction.atomic()``: the DDL is part of the transaction and rolls back with it, and it
+    locks the tables, so this is for initial loads, not for daytime imports."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [maintenance_work_mem])
+        # One commit at the end of a load that wrote gigabytes of WAL: no need to wait for its flush
+        # (a crash right after it loses the whole load, which is then simply run again).
+        cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
         cursor.execute(
             """
-            SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
+            SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype,
+                   CASE WHEN c.contype = 'f' THEN c.confrelid::regclass::text END
               FROM pg_constraint c
              WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('f', 'u', 'x')
                AND NOT EXISTS (SELECT 1 FROM pg_constraint r
@@ -77,27 +177,49 @@ def indexes_built_after(tables: Sequence[str], *, maintenance_work_mem: str = "5
         constraints = cursor.fetchall()
         cursor.execute(
             """
-            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indrelid::regclass::text
               FROM pg_index i
              WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
                AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
             """, [list(tables)])
         indexes = cursor.fetchall()
-        for table, name, _definition, _kind in constraints:
+        for table, name, _definition, _kind, _referenced in constraints:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        for name, _definition in indexes:
+        for name, _definition, _table in indexes:
             cursor.execute(f"DROP INDEX {name}")
         for table in tables:
             cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
-    yield
+    names = {t.strip('"') for t in tables}
+    rebuild = Rebuild(tables, [(table, definition) for _name, definition, table in indexes],
+                      [(table, name, definition, kind, referenced if referenced in names else None)
+                       for table, name, definition, kind, referenced in constraints])
+    try:
+        yield rebuild
+    except BaseException as exc:
+        rebuild.abandon()
+        # A failed index build aborts the transaction: the caller's next statement then fails
+        # with "current transaction is aborted", and the build's own error is the one to report.
+        if rebuild.error is not None and isinstance(exc.__cause__ or exc, psycopg.errors.InFailedSqlTransaction):
+            raise rebuild.error from exc
+        raise
+    rebuild.finish(tables)
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
-        for _name, definition in indexes:
-            cursor.execute(definition)
-        # Unique and exclusion constraints before the foreign keys that may rely on them.
-        for table, name, definition, _kind in reversed(constraints):
-            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def scrambled(rows: Sequence[Any]) -> Sequence[Any]:
+    """``rows`` in a fixed pseudo-random order, for tables with a GiST index (exclusion
+    constraints on ``(id WITH =, daterange WITH &&)``), when the server builds GiST indexes by
+    inserting the heap's rows one by one (PostgreSQL < 18: btree_gist has no sorted build). Rows in
+    key order are that build's worst case — every insert lands on the rightmost page and splits
+    it: 2.15M service agreements took 85 s in id order, 35 s scrambled (PostgreSQL 15). PostgreSQL
+    18 sorts instead, and its exclusion check is faster in key order: the rows stay as they are."""
+    connection.ensure_connection()
+    if connection.pg_version >= 180000 or len(rows) < 2:
+        return rows
+    order = np.random.default_rng(len(rows)).permutation(len(rows))
+    return [rows[i] for i in order.tolist()]
 
 
 def tables_empty(tables: Sequence[str]) -> bool:
@@ -342,6 +464,106 @@ def copy_columns(table: str, columns: Sequence[Column], count: int) -> int:
         with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN', writer=QueuedLibpqWriter(raw)) as copy:
             for lo in range(0, count, _CHUNK_ROWS):
                 copy.write(_format(plan, lo, min(count, lo + _CHUNK_ROWS)))
+    return count
+
+
+# Binary COPY of fixed-width columns. PostgreSQL parses text COPY field by field (numeric_in,
+# date_in, int8in: ~30 % of a meter read's COPY); the binary format is read as is. Every field of
+# a row has the same width in every row, so a chunk is one numpy record array: no formatting at all.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_INT_WIDTH = {"bigint": ">i8", "integer": ">i4", "smallint": ">i2"}
+_TEXT_TYPES = ("text", "character varying")
+
+
+def _numeric_digits(values: npt.NDArray[np.int64]) -> int:
+    """Base-10000 digits of the integer part of the largest thousandths value (at least one)."""
+    top = int(np.abs(values).max()) // 1000 if values.size else 0
+    digits = 1
+    while top >= 10_000:
+        top //= 10_000
+        digits += 1
+    return digits
+
+
+def copy_binary(table: str, columns: Sequence[Column], count: int) -> int:
+    """``copy_columns`` in COPY's binary format, for fixed-width columns only: ``int`` into
+    bigint/integer/smallint, ``milli`` into numeric (thousandths, written with scale 3), ``date``
+    into date and ``text`` (one constant) into text/varchar; no NULLs. Same transaction and audit
+    rules as ``copy_rows``."""
+    if count <= 0:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                       "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+        types = dict(cursor.fetchall())
+    fields: list[tuple[str, Any]] = [("count", ">i2")]
+    fill: list[tuple[Column, str, Any]] = []
+    for k, col in enumerate(columns):
+        kind, sql = col.kind, types.get(col.name)
+        if sql is None:
+            raise ValueError(f"{table}.{col.name}: no such column")
+        name = f"f{k}"
+        if kind == "int" and sql in _INT_WIDTH:
+            values = np.asarray(col.values, dtype=np.int64)
+            fields += [(f"{name}_len", ">i4"), (name, _INT_WIDTH[sql])]
+            extra: Any = values
+        elif kind == "date" and sql == "date":
+            values = (np.asarray(col.values, dtype="datetime64[D]") - _PG_EPOCH).astype(np.int64)
+            fields += [(f"{name}_len", ">i4"), (name, ">i4")]
+            extra = values
+        elif kind == "milli" and sql == "numeric":
+            values = np.asarray(col.values, dtype=np.int64)
+            digits = _numeric_digits(values) + 1  # the integer part, then the three decimals
+            fields += [(f"{name}_len", ">i4"), (f"{name}_head", ">i2", (4,)), (name, ">i2", (digits,))]
+            extra = (values, digits)
+        elif kind == "text" and sql in _TEXT_TYPES:
+            raw = str(col.values).encode()
+            fields += [(f"{name}_len", ">i4")] + ([(name, f"S{len(raw)}")] if raw else [])  # "": no bytes
+            extra = raw
+        else:
+            raise ValueError(f"{table}.{col.name}: a {kind} column cannot be written into {sql} in binary")
+        if kind != "text" and len(values) != count:
+            raise ValueError(f"{col.name}: {len(values)} values for {count} rows")
+        fill.append((col, name, extra))
+    dtype = np.dtype(fields)
+    cols = ", ".join(f'"{c.name}"' for c in columns)
+
+    def chunk(lo: int, hi: int) -> bytes:
+        out = np.zeros(hi - lo, dtype=dtype)
+        out["count"] = len(columns)
+        for col, name, extra in fill:
+            if col.kind == "text":
+                out[f"{name}_len"] = len(extra)
+                if extra:
+                    out[name] = extra
+            elif col.kind == "milli":
+                values, digits = extra
+                v = values[lo:hi]
+                magnitude = np.abs(v)
+                out[f"{name}_len"] = 8 + 2 * digits
+                # ndigits, weight (of the first digit), sign, display scale
+                out[f"{name}_head"] = np.array([digits, digits - 2, 0, 3], dtype=np.int64)
+                out[f"{name}_head"][:, 2] = np.where(v < 0, 0x4000, 0)
+                base = out[name]
+                base[:, digits - 1] = (magnitude % 1000) * 10
+                whole = magnitude // 1000
+                for d in range(digits - 2, -1, -1):
+                    base[:, d] = whole % 10_000
+                    whole //= 10_000
+            else:
+                out[f"{name}_len"] = dtype[name].itemsize
+                out[name] = extra[lo:hi]
+        return out.tobytes()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # attach the audit context, as copy_rows does
+        raw = cursor.cursor
+        with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT binary)',
+                      writer=QueuedLibpqWriter(raw)) as copy:
+            copy.write(_BINARY_HEADER)
+            for lo in range(0, count, _CHUNK_ROWS):
+                copy.write(chunk(lo, min(count, lo + _CHUNK_ROWS)))
+            copy.write(b"\xff\xff")
     return count
 
 

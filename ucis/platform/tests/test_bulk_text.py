@@ -60,3 +60,27 @@ def test_an_empty_choice_is_refused():
 
     with pytest.raises(ValueError, match="empty choice"):
         list(format_columns([Column("c", "choice", (np.zeros(1, dtype=np.int64), [""]))], 1))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=-10**15, max_value=10**16 - 1), min_size=1, max_size=40))
+def test_binary_copy_round_trip(db, values):
+    """``copy_binary``: numerics from thousandths (every sign and size), dates, ints, constant text."""
+    from datetime import date, timedelta
+
+    from ucis.platform.bulk import copy_binary
+
+    n = len(values)
+    milli = np.array(values, dtype=np.int64)
+    days = np.datetime64("2026-11-23") - np.arange(n)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS probe_bin (a numeric(16,3), b bigint, c integer, d date, "
+                       "e varchar(10), f text)")
+        cursor.execute("TRUNCATE probe_bin")
+        copy_binary("probe_bin", [Column("a", "milli", milli), Column("b", "int", np.arange(n) - 2**40),
+                                  Column("c", "int", np.arange(n)), Column("d", "date", days),
+                                  Column("e", "text", "水费 x"), Column("f", "text", "")], n)
+        cursor.execute("SELECT a, b, c, d, e, f FROM probe_bin ORDER BY c")
+        rows = cursor.fetchall()
+    assert rows == [(Decimal(v).scaleb(-3), k - 2**40, k, date(2026, 11, 23) - timedelta(days=k), "水费 x", "")
+                    for k, v in enumerate(values)]
