@@ -129,7 +129,9 @@ def bills(*, months: int, reuse: bool) -> float | None:
     from ucis.ledger.services import ledger_account_ids
     from ucis.org.models import OrgNode
 
-    if reuse and _one("SELECT EXISTS (SELECT 1 FROM ledger_journalline)"):
+    # Reused only when an earlier load finished: its keys and indexes are back on.
+    if reuse and _one("SELECT EXISTS (SELECT 1 FROM ledger_journalline) AND EXISTS (SELECT 1 FROM pg_constraint"
+                      " WHERE conname = 'journalline_seq_unique')"):
         return None
     started = time.perf_counter()
     _sql("TRUNCATE ledger_journalline, ledger_journalentry, billing_billline, billing_bill, billing_billrunitem, "
