@@ -252,7 +252,7 @@ def contacts(*, reuse: bool) -> float | None:
               landmark, skill, routing_note, external_ref, clock, sla_note, escalation_level, feedback, reply,
               visit_note, review_note, created_at, updated_at, accepted_at, complete_due_at, done_at, archived_at)
             SELECT 'BW' || lpad((row_number() OVER ())::text, 9, '0'), a.company_id, a.node_id, t.order_type,
-                   'hotline', 'normal', s.status, t.subject, '', left(c.name, 60), '', c.phone_hash, false,
+                   'hotline', 'normal', s.status, t.subject, '', left(c.name, 60), c.phone, c.phone_hash, false,
                    CASE WHEN k.i %% 5 <> 4 THEN c.id END, CASE WHEN k.i %% 5 <> 4 THEN a.id END,
                    %(commodity)s, '', '', '', '', '', 'business', '', 0, '', '', '', '', w.at, w.at,
                    w.at + interval '1 hour', w.at + interval '3 days',
