@@ -218,7 +218,7 @@ def bills(*, months: int, reuse: bool) -> float | None:
                           "cash": ids[cash], "receivable": ids[receivable]})
                 bill_count += made
             _log(f"  bills {code}: {time.perf_counter() - started:.0f} s so far, {bill_count:,} bills")
-        _log(f"  keys and indexes back on: {time.perf_counter() - started:.0f} s so far")
+    _log(f"  keys and indexes back on: {time.perf_counter() - started:.0f} s so far")
     _sql("DROP TABLE bench_accounts")
     for table in (*BILL_TABLES, "billing_billrun"):
         _sql(f"VACUUM ANALYZE {table}")
