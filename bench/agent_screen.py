@@ -259,8 +259,8 @@ def contacts(*, reuse: bool) -> float | None:
                    CASE WHEN s.status = 'archived' THEN w.at + interval '1 day' END,
                    CASE WHEN s.status = 'archived' THEN w.at + interval '2 days' END
               FROM customers_customer c
-              JOIN LATERAL (SELECT id, company_id, node_id FROM customers_account
-                             WHERE customer_id = c.id ORDER BY id LIMIT 1) a ON true
+              JOIN (SELECT DISTINCT ON (customer_id) customer_id, id, company_id, node_id FROM customers_account
+                     ORDER BY customer_id, id) a ON a.customer_id = c.id
              CROSS JOIN generate_series(1, 2) k(i)
              CROSS JOIN LATERAL (SELECT %(now)s - (abs(c.id * 17 + k.i * 101) %% 365) * interval '1 day'
                                         - (abs(c.id * 7 + k.i) %% 600) * interval '1 minute' AS at) w
