@@ -2,11 +2,11 @@
 
     python bench/metering.py N [--only validation|mqtt] [--customers C] [--mqtt M]
 
-``validation``: validate N reads straight from the database (binary COPY into numpy, bases and
-history baselines rebuilt, ``validate_reads``, flags counted) — ``reads_revalidate``. When the
-database holds fewer than N reads, the demo city is (re)generated first with enough customers
-(about 28 reads per customer: 2.15 meters × 13 reads) and the reads phase of that load is reported
-too. Uses DATABASE_URL (or the embedded database); the database is RESET when data is generated:
+``validation``: validate N reads straight from the database (one binary int8 row array per part
+into numpy, bases and history baselines rebuilt, ``validate_reads``, flags counted) —
+``reads_revalidate``. When the database holds fewer than N reads, the demo city is (re)generated
+first with enough customers (about 28 reads per customer: 2.15 meters × 13 reads) and the reads
+phase of that load is reported too. Uses DATABASE_URL (or the embedded database); the database is RESET when data is generated:
 use a bench database. Target: 10,000,000 reads in ≤ 10 s (≥ 1,000,000 reads/s).
 
 ``mqtt``: remote reads over MQTT end to end (``--mqtt M`` messages, default 20,000; the database is

@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from ucis.billing.api import router as billing_router
 from ucis.customers.api import router as customers_router
+from ucis.knowledge import urls as knowledge_urls
+from ucis.knowledge.api import router as knowledge_router
 from ucis.ledger.api import router as ledger_router
 from ucis.metering.api import router as metering_router
 from ucis.org.api import router as org_router
@@ -22,6 +24,7 @@ api.add_router("/billing", billing_router)
 api.add_router("/ledger", ledger_router)
 api.add_router("/payments", payments_router)
 api.add_router("/service", service_router)
+api.add_router("/knowledge", knowledge_router)
 
 admin.site.site_header = "ucis"
 
@@ -35,6 +38,8 @@ urlpatterns = [
     path("payments/", include("ucis.payments.urls")),
     path("ledger/", include("ucis.ledger.urls")),
     path("service/", include("ucis.service.urls")),
+    path("knowledge/", include("ucis.knowledge.urls")),
+    path("public/knowledge/", include(knowledge_urls.public_urlpatterns)),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -16,7 +16,7 @@ PURE_MODULES = [
     "ucis.ledger.chart", "ucis.ledger.allocation",
     "ucis.payments.notices", "ucis.payments.wechat", "ucis.payments.alipay", "ucis.payments.sandbox",
     "ucis.payments.bankfile", "ucis.payments.carddevice",
-    "ucis.billing.printing",
+    "ucis.billing.printing", "ucis.knowledge.ngrams",
 ]
 
 

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "ucis.ledger",
     "ucis.payments",
     "ucis.service",
+    "ucis.knowledge",
     "ucis.demo",
 ]
 
@@ -191,6 +192,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 UCIS_TASKS_IN_THREAD = env_bool("UCIS_TASKS_IN_THREAD", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work (``celery -A config beat``); cron can run the same commands instead.
+CELERY_BEAT_SCHEDULE = {
+    "service-escalate-orders": {"task": "service.escalate_orders", "schedule": 60.0},
+    "ledger-accrue-late-fees": {"task": "ledger.accrue_late_fees", "schedule": 24 * 3600.0},
+}
 
 NINJA_PAGINATION_PER_PAGE = 50
 
@@ -254,3 +260,16 @@ UCIS_ALIPAY_SELLER_ID = os.environ.get("UCIS_ALIPAY_SELLER_ID", "")
 UCIS_ALIPAY_PUBLIC_KEY = os.environ.get("UCIS_ALIPAY_PUBLIC_KEY", "")  # a file with Alipay's public key
 # Prepaid IC cards: the secret each company's card key is derived from (HMAC with the company code).
 UCIS_CARD_KEY = os.environ.get("UCIS_CARD_KEY") or _derive_from_secret_key(b"ucis card key v1")
+
+# Service desk (95598). A work-order lock expires after this many minutes without new input from
+# its holder (the holder is warned UCIS_ORDER_LOCK_WARN_MINUTES before; their input is kept).
+UCIS_ORDER_LOCK_IDLE_MINUTES = int(os.environ.get("UCIS_ORDER_LOCK_IDLE_MINUTES", "15"))
+UCIS_ORDER_LOCK_WARN_MINUTES = int(os.environ.get("UCIS_ORDER_LOCK_WARN_MINUTES", "2"))
+# Console: an order is "due soon" this many minutes before its deadline.
+UCIS_SLA_WARN_MINUTES = int(os.environ.get("UCIS_SLA_WARN_MINUTES", "60"))
+# Supervision ladder (督办): (level, fraction of the SLA time used) — the queue's unit, its parent, the company.
+UCIS_SLA_ESCALATION = ((1, "0.8"), (2, "1.0"), (3, "1.5"))
+# A repair at an address with another repair within this many days is linked as a repeated fault.
+UCIS_REPEAT_FAULT_DAYS = int(os.environ.get("UCIS_REPEAT_FAULT_DAYS", "30"))
+# The agent screen lists the caller's closed orders of this many days as recent contacts.
+UCIS_AGENT_RECENT_DAYS = int(os.environ.get("UCIS_AGENT_RECENT_DAYS", "90"))

@@ -689,3 +689,19 @@ def customers_by_phone(*, actor: Any, phone: str, limit: int = 20) -> list[Custo
     canonical = identity.validate_phone(phone, field="phone")
     return list(Customer.objects.visible_to(actor, company_wide=_company_wide(actor))
                 .filter(phone_hash=crypto.keyed_hash(canonical, kind="phone")).order_by("customer_no")[:limit])
+
+
+def sample_callers(*, company_id: int, limit: int, seed: int = 0) -> list[dict[str, Any]]:
+    """A repeatable sample of a company's active accounts with their customer's name and phone —
+    the people who call the hotline in the demo city. Spread over the whole id range, one query."""
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM customers_account WHERE company_id = %s AND status = 'active'", [company_id])
+        total = cur.fetchone()[0]
+        step = max(1, total // max(1, limit * 2))
+        cur.execute("SELECT id FROM customers_account WHERE company_id = %s AND status = 'active'"
+                    " AND id %% %s = %s ORDER BY id LIMIT %s", [company_id, step, seed % step, limit * 2])
+        ids = [r[0] for r in cur.fetchall()]
+    accounts = Account.objects.filter(pk__in=ids).exclude(customer__phone_hash="").select_related("customer").order_by("pk")
+    return [{"account_id": a.pk, "customer_id": a.customer_id, "name": a.customer.name, "phone": a.customer.phone}
+            for a in accounts[:limit]]

@@ -39,6 +39,9 @@ BRANCH_STAFF = ((roles.COUNTER_CLERK, 2), (roles.METER_READER, 3), (roles.BILLIN
                 (roles.BILLING_APPROVER, 1), (roles.MANAGER, 1))
 SERVICE_CENTRE_STAFF = ((roles.HOTLINE_AGENT, 3), (roles.DISPATCHER, 1), (roles.MANAGER, 1))
 COMPANY_STAFF = ((roles.ADMINISTRATOR, 1), (roles.MANAGER, 1), (roles.BILLING_APPROVER, 1))
+# The 95598 side: each branch's repair crew (抢修班) and each company's expert group (专家组).
+CREW_STAFF = ((roles.DISPATCHER, 2),)
+EXPERT_STAFF = ((roles.DISPATCHER, 1),)
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,18 @@ def plan_city(*, customers: int = 1000, seed: int = 2026) -> CityPlan:
         plan.nodes.append(PlannedNode(centre, f"{name[:4]}客户服务中心", "Customer Service Centre",
                                       "department", code))
         add_staff(prefix, centre, SERVICE_CENTRE_STAFF, code)
+        experts = f"{code}-ZJ"
+        plan.nodes.append(PlannedNode(experts, f"{name[:4]}专家组", "Expert Group", "department", code))
+        add_staff(prefix, experts, EXPERT_STAFF, code)
         for d_code, d_name, d_en in DISTRICTS[:branches]:
             branch = f"{code}-{d_code}"
             kind = "office" if d_name.endswith("县") else "branch"
             label = "营业所" if kind == "office" else "分公司"
             plan.nodes.append(PlannedNode(branch, f"{d_name}{label}", f"{d_en} {kind.title()}", kind, code))
             add_staff(prefix, branch, BRANCH_STAFF, code)
+            crew = f"{branch}-QX"
+            plan.nodes.append(PlannedNode(crew, f"{d_name}抢修班", f"{d_en} repair crew", "department", branch))
+            add_staff(prefix, crew, CREW_STAFF, code)
             words = rng.sample(STATION_WORDS, stations)
             for s, word in enumerate(words, start=1):
                 plan.nodes.append(PlannedNode(f"{branch}-{s:02d}", f"{d_name}{word}服务站",

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ucis.customers import services as customer_services
-from ucis.demo import billingdemo, paymentsdemo
+from ucis.demo import billingdemo, knowledgedemo, paymentsdemo, servicedemo
 from ucis.demo.cityplan import plan_city
 from ucis.demo.readplan import SOURCES, MeterTable, plan_reads
 from ucis.demo.registryplan import plan_registry
@@ -116,7 +116,9 @@ def _bills_load(*, today: date, progress: Any = None) -> dict[str, Any]:
     runs = billingdemo.demo_bill_cycle(period=before, progress=progress, issued_on=period)
     runs += billingdemo.demo_bill_cycle(period=period, progress=progress)
     money = paymentsdemo.demo_payments(today=today)
-    return {**{f"payments_{k}": v for k, v in money.items()}, "bills": sum(r["billed"] for r in runs),
+    knowledgedemo.demo_knowledge()
+    desk = servicedemo.demo_service()
+    return {**{f"payments_{k}": v for k, v in money.items()}, **{f"service_{k}": v for k, v in desk.items()}, "bills": sum(r["billed"] for r in runs),
             "bill_exceptions": sum(r["exception"] for r in runs), "bills_period": f"{period:%Y-%m}",
             "bills_s": round(time.perf_counter() - started, 2)}
 

@@ -8,9 +8,9 @@ read again straight from the database.
   all reads, with the scalar ``validate_read`` only for the few flagged reads whose findings are
   stored. Flagged reads of each route's newest cycle wait in the review queue; older flagged reads
   are taken as reviewed.
-* ``reads_revalidate`` loads every live read into numpy (one binary array per column and ~1M
-  reads, two connections at once), rebuilds the bases and baselines and runs the rules again,
-  e.g. to see what new thresholds would flag.
+* ``reads_revalidate`` loads every live read into numpy (one binary int8 row array per ~450,000
+  reads, two connections at once), rebuilds the bases and baselines and runs the rules again in
+  cache-sized runs of whole service points, e.g. to see what new thresholds would flag.
 
 Baselines follow ``reads.meter_reads_record``: the history of a read is the live actual reads of
 its service point in the ``reads.HISTORY_DAYS`` before it.
@@ -18,9 +18,12 @@ its service point in the ``reads.HISTORY_DAYS`` before it.
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -432,64 +435,119 @@ class Revalidation:
     validate_s: float
 
 
-_READ_COLUMNS = [
-    ("service_point_id", "r.service_point_id", "int8"), ("meter_id", "r.meter_id", "int8"),
-    ("cycle_id", "COALESCE(r.cycle_id, 0)", "int8"), ("read_date", "r.read_date", "date"),
-    ("reading", "(r.reading * 1000)::int8", "int8"), ("previous_reading", "(r.previous_reading * 1000)::int8", "int8"),
-    ("previous_date", "r.previous_date", "date"), ("usage", "(r.usage * 1000)::int8", "int8"),
-    ("flags", "r.flags", "int4")]
-_READ_FIELDS = [(name, kind) for name, _expression, kind in _READ_COLUMNS]
+# Each live read as one row of integers: ids, dates as days since 2000-01-01 (PostgreSQL's epoch),
+# readings and usage in thousandths, the stored flags.
+_READ_ROW = ("r.service_point_id", "r.meter_id", "COALESCE(r.cycle_id, 0)", "r.read_date - DATE '2000-01-01'",
+             "r.previous_date - DATE '2000-01-01'", "r.reading * 1000", "r.previous_reading * 1000",
+             "r.usage * 1000", "r.flags")
+_SP, _METER, _CYCLE, _READ_ON, _BASE_ON, _READING, _BASE, _USAGE, _FLAGS = range(len(_READ_ROW))
+_PG_EPOCH_DAYS = int(np.datetime64("2000-01-01", "D").astype(np.int64))
 _READ_SOURCE = """FROM metering_meterread r
                   WHERE r.ctid >= %s::tid AND r.ctid < %s::tid AND r.status IN ('pending', 'accepted')
                     AND r.kind <> 'estimated'"""
-_PAGES_PER_PART = 20_000  # ~1 million reads: one array per column of a few MB
+_PAGES_PER_PART = 10_000  # ~450,000 reads, ~50 MB on the wire: the two streams end close together
+_CHUNK = 1 << 18  # reads checked at once: the rules' working set stays in the CPU caches
 
 
-def _read_part(snapshot: str | None, first_page: int, end_page: int) -> dict[str, Any]:
+class _Rows:
+    """The live reads as one (rows, 9) int64 matrix, written part by part as the parts arrive (in
+    any order); ``spans`` says where each part (by its index in table order) landed. A part that
+    no longer fits the estimated capacity gets an array of its own."""
+
+    def __init__(self, capacity: int) -> None:
+        self.matrix = np.empty((max(capacity, 0), len(_READ_ROW)), np.int64)
+        self.used = 0
+        self.spans: dict[int, tuple[npt.NDArray[np.int64], int, int]] = {}
+        self.lock = threading.Lock()
+
+    def claim(self, part: int, rows: int) -> npt.NDArray[np.int64]:
+        with self.lock:
+            if self.used + rows <= len(self.matrix):
+                start, self.used = self.used, self.used + rows
+                self.spans[part] = (self.matrix, start, rows)
+                return self.matrix[start:start + rows]
+            own = np.empty((rows, len(_READ_ROW)), np.int64)
+            self.spans[part] = (own, 0, rows)
+            return own
+
+    def table_order(self, limit: int | None) -> tuple[npt.NDArray[np.int64], IntArray | None]:
+        """The matrix holding every row, and the positions of the first ``limit`` rows in table
+        order (None: all of the matrix's rows, already in table order)."""
+        parts = [self.spans[k] for k in sorted(self.spans)]
+        sizes = [rows for _array, _start, rows in parts]
+        starts = _exclusive_cumsum(np.array(sizes, np.int64))[:-1].tolist()
+        if any(array is not self.matrix for array, _start, _rows in parts):
+            matrix = np.concatenate([array[start:start + rows] for array, start, rows in parts])
+            parts = [(matrix, start, rows) for start, rows in zip(starts, sizes, strict=True)]
+        else:
+            matrix = self.matrix[:self.used]
+        total = sum(sizes)
+        in_order = all(start == at for (_array, start, _rows), at in zip(parts, starts, strict=True))
+        if in_order and (limit is None or limit >= total):
+            return matrix, None
+        pieces, left = [], total if limit is None else limit
+        for _array, start, rows in parts:
+            take = min(rows, left)
+            pieces.append(np.arange(start, start + take, dtype=np.int64))
+            left -= take
+        return matrix, np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+
+
+def _read_part(rows: _Rows, part: int, snapshot: str | None, first_page: int, end_page: int) -> int:
     """The live reads on a range of table pages (a TID range scan: sequential, whatever order the
-    ids are in); with a ``snapshot``, on this thread's own connection in the caller's snapshot."""
+    ids are in) into ``rows``; with a ``snapshot``, on this thread's own connection in the
+    caller's snapshot. Returns how many."""
     bounds = [f"({first_page},0)", f"({end_page},0)"]
     if snapshot is None:
-        return bulk.fetch_columns(_READ_SOURCE, bounds, _READ_COLUMNS)
+        return len(bulk.fetch_rows(_READ_SOURCE, bounds, _READ_ROW, into=lambda n: rows.claim(part, n)))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-        return bulk.fetch_columns(_READ_SOURCE, bounds, _READ_COLUMNS)
+        return len(bulk.fetch_rows(_READ_SOURCE, bounds, _READ_ROW, into=lambda n: rows.claim(part, n)))
 
 
-def _parallel_parts(snapshot: str, ranges: list[tuple[int, int]], streams: int) -> list[dict[str, Any]]:
-    """Page ranges dealt round-robin to ``streams`` threads, each on its own connection (closed
-    when its ranges are done); results in range order."""
-    import threading
-
-    results: list[dict[str, Any] | None] = [None] * len(ranges)
+def _parallel_parts(rows: _Rows, snapshot: str, ranges: list[tuple[int, int, int]], streams: int,
+                    meanwhile: Any = None) -> tuple[int, Any]:
+    """Page ranges (part, first, end) taken in turn by ``streams`` threads, each on its own
+    connection (closed when the ranges are done); ``meanwhile()`` runs in the calling thread.
+    Returns the reads found and what ``meanwhile`` returned."""
+    found: list[int] = []
     errors: list[BaseException] = []
+    jobs = iter(ranges)
+    lock = threading.Lock()
 
-    def work(offset: int) -> None:
+    def work() -> None:
         try:
-            for i in range(offset, len(ranges), streams):
-                results[i] = _read_part(snapshot, *ranges[i])
+            while True:
+                with lock:
+                    job = next(jobs, None)
+                if job is None or errors:
+                    return
+                found.append(_read_part(rows, job[0], snapshot, job[1], job[2]))
         except BaseException as error:  # re-raised in the caller's thread
             errors.append(error)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(max(1, min(streams, len(ranges))))]
+    threads = [threading.Thread(target=work) for _ in range(max(1, min(streams, len(ranges))))]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        result = meanwhile() if meanwhile is not None else None
+    finally:
+        for t in threads:
+            t.join()
     if errors:
         raise errors[0]
-    return [r for r in results if r is not None]
+    return sum(found), result
 
 
 def _load_live_reads(limit: int | None, streams: int = 2) -> dict[str, Any]:
-    """The live reads in table order, by page ranges, ``streams`` at a time: PostgreSQL produces
-    the rows on one core per connection, and that (numeric to integer thousandths) is most of the
-    time. The workers share the caller's snapshot, so the parts add up to one consistent read.
-    With a ``limit``, the pages that hold about that many rows (from the planner's statistics),
-    read on while dead rows leave it short, then cut to ``limit``."""
+    """The live reads by page ranges, ``streams`` at a time: PostgreSQL produces the rows on one
+    core per connection, and that is most of the time. The workers share the caller's snapshot,
+    so the parts add up to one consistent read; the side tables are read meanwhile. With a
+    ``limit``, the pages that hold about that many rows (from the planner's statistics), read on
+    while dead rows leave it short, then cut to the first ``limit`` in table order."""
     inside = connection.in_atomic_block  # then only this connection sees what the caller wrote
     with transaction.atomic(), connection.cursor() as cursor:
         snapshot = None
@@ -501,80 +559,163 @@ def _load_live_reads(limit: int | None, streams: int = 2) -> dict[str, Any]:
                        "reltuples, relpages FROM pg_class WHERE oid = 'metering_meterread'::regclass")
         total, tuples, counted_pages = cursor.fetchone()
         end = total + 1  # one page past the end keeps the last range open for rows added meanwhile
-        if limit is not None and tuples > 0 and counted_pages > 0:
-            end = min(end, int(limit / (tuples / counted_pages) * 1.05) + 1)
-        start, parts, got = 0, [], 0
+        per_page = tuples / counted_pages if tuples > 0 and counted_pages > 0 else 0
+        if limit is not None and per_page:
+            end = min(end, int(limit / per_page * 1.05) + 1)
+        rows = _Rows(int(per_page * end * 1.1) + 10_000)
+        start, got, part, side = 0, 0, 0, None
         while True:
-            ranges = [(a, min(a + _PAGES_PER_PART, end)) for a in range(start, end, _PAGES_PER_PART)]
-            found = ([_read_part(None, *r) for r in ranges] if inside
-                     else _parallel_parts(snapshot, ranges, streams))
-            parts += found
-            got += sum(len(p["read_date"]) for p in found)
+            ranges = []
+            for a in range(start, end, _PAGES_PER_PART):
+                ranges.append((part, a, min(a + _PAGES_PER_PART, end)))
+                part += 1
+            if inside:
+                got += sum(_read_part(rows, *r[:1], None, *r[1:]) for r in ranges)
+            else:
+                assert snapshot is not None
+                found, read_meanwhile = _parallel_parts(rows, snapshot, ranges, streams,
+                                                        meanwhile=_side_tables if side is None else None)
+                side = side if side is not None else read_meanwhile
+                got += found
             if limit is None or got >= limit or end > total:
                 break
             start, end = end, min(total + 1, end + 2 * (end - start) + 1)
-    reads = {name: np.concatenate([p[name] for p in parts])[:limit] for name, _kind in _READ_FIELDS}
-    return {"reads": reads, **_side_tables()}
+        if side is None:
+            side = _side_tables()
+    matrix, selected = rows.table_order(limit)
+    return {"matrix": matrix, "selected": selected, **side}
 
 
 def _side_tables() -> dict[str, Any]:
-    cycles = bulk.copy_out_columns("SELECT id, window_from, window_to FROM metering_readcycle ORDER BY id", [],
-                                   [("id", "int8"), ("window_from", "date"), ("window_to", "date")])
-    meters = bulk.copy_out_columns(
-        "SELECT id, dial_digits FROM customers_meter ORDER BY id", [], [("id", "int8"), ("dial_digits", "int2")])
+    cycles = bulk.fetch_columns("FROM metering_readcycle", [], [
+        ("id", "id", "int8"), ("window_from", "window_from", "date"), ("window_to", "window_to", "date")])
+    meters = bulk.fetch_columns("FROM customers_meter", [], [("id", "id", "int8"),
+                                                            ("dial_digits", "dial_digits", "int2")])
     return {"cycles": cycles, "meters": meters}
 
 
-def _lookup(ids: IntArray, values: Any, keys: IntArray, missing: Any) -> Any:
-    """``values`` of the row with each key's id (``missing`` when there is none): one gather from
-    a dense table when the ids are compact (sequence ids are), else a binary search."""
+def _lookup_table(ids: IntArray, values: Any, missing: Any) -> Any:
+    """A function giving the ``values`` of the row with each key's id (``missing`` when there is
+    none): one gather from a dense table when the ids are compact (sequence ids are), else a
+    binary search."""
     values = np.asarray(values)
+    missing = np.asarray(missing, dtype=values.dtype)
     if not len(ids):
-        return np.full(len(keys), missing, dtype=values.dtype)
+        return lambda keys: np.full(len(keys), missing, dtype=values.dtype)
     top = int(ids.max())
     if int(ids.min()) >= 0 and top <= 4 * len(ids) + 1_000_000:
         table = np.full(top + 2, missing, dtype=values.dtype)
         table[ids] = values
-        return table[np.clip(keys, 0, top + 1)]
-    at = np.clip(np.searchsorted(ids, keys), 0, len(ids) - 1)
-    return np.where(ids[at] == keys, values[at], np.asarray(missing, dtype=values.dtype))
+        return lambda keys: table[np.clip(keys, 0, top + 1)]
+    order = np.argsort(ids, kind="stable")
+    ids, values = ids[order], values[order]
+
+    def search(keys: IntArray) -> Any:
+        at = np.clip(np.searchsorted(ids, keys), 0, len(ids) - 1)
+        return np.where(ids[at] == keys, values[at], missing)
+
+    return search
+
+
+def _lookup(ids: IntArray, values: Any, keys: IntArray, missing: Any) -> Any:
+    return _lookup_table(ids, values, missing)(keys)
+
+
+def _chunk_bounds(group: Any, n: int, size: int) -> list[int]:
+    """Positions cutting ``n`` sorted reads into runs of about ``size``, each cut at the first read
+    of a group (``group(a, b)`` gives the group ids of sorted positions a…b-1)."""
+    bounds = [0]
+    while bounds[-1] + size < n:
+        cut, step = bounds[-1] + size, 64
+        last = int(group(cut - 1, cut)[0])
+        while True:
+            change = np.flatnonzero(group(cut, min(cut + step, n)) != last)
+            if len(change):
+                cut += int(change[0])
+                break
+            if cut + step >= n:
+                cut = n
+                break
+            step *= 2
+        if cut >= n:
+            break
+        bounds.append(cut)
+    bounds.append(n)
+    return bounds
+
+
+def _check_reads(cols: npt.NDArray[np.int64], *, cycle_from: Any, cycle_to: Any, digits: Any, today: date,
+                 rules: validation.ReadRules) -> IntArray:
+    """The flags of the reads in ``cols`` (one row per ``_READ_ROW`` column, reads sorted by service
+    point and date, every service point's reads complete), as ``reads_revalidate`` reports them."""
+    n = cols.shape[1]
+    read_on = (cols[_READ_ON] + _PG_EPOCH_DAYS).view("datetime64[D]")
+    base_on = (cols[_BASE_ON] + _PG_EPOCH_DAYS).view("datetime64[D]")
+    baselines = history_baselines(group=cols[_SP], read_on=read_on, period_from=base_on, usage=cols[_USAGE],
+                                  valid=np.ones(n, np.bool_), rules=rules)
+    zeros, no = np.zeros(n, np.int64), np.zeros(n, np.bool_)
+    result = validation.validate_reads(validation.ReadArrays(
+        reading=cols[_READING], read_on=read_on, base=cols[_BASE], base_on=base_on,
+        dial_digits=digits(cols[_METER]), cycle_from=cycle_from(cols[_CYCLE]), cycle_to=cycle_to(cols[_CYCLE]),
+        stated_previous=zeros, has_stated_previous=no, replaced=no, old_final=zeros, new_install=zeros,
+        **baselines), today=today, rules=rules)
+    stored = cols[_FLAGS]
+    replaced = (stored & int(validation.ReadFlag.METER_REPLACED)) != 0
+    return np.where(replaced, stored, result.flags | (stored & _CARRIED))
 
 
 def reads_revalidate(*, today: date, rules: validation.ReadRules | None = None,
-                     limit: int | None = None) -> Revalidation:
+                     limit: int | None = None, streams: int = 2) -> Revalidation:
     """Run the rules again over every live actual read (the first ``limit`` in table order): bases as
     stored, baselines rebuilt from the stored usage of each service point's history, exactly as
     ``reads.meter_reads_record`` would see them (estimated reads are neither checked nor
-    history). Writes nothing."""
+    history). Writes nothing.
+
+    The reads are put in (service point, date) order once, then checked in runs of whole
+    service points (``_CHUNK`` reads, ``streams`` runs at a time): each run's arrays stay in the
+    CPU caches, and numpy works without the interpreter lock."""
     rules = rules or validation.DEFAULT_RULES
     started = time.perf_counter()
-    data = _load_live_reads(limit)
+    data = _load_live_reads(limit, streams)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    r, cycles, meters = data["reads"], data["cycles"], data["meters"]
-    n = len(r["read_date"])
-    key = r["service_point_id"] * np.int64(1 << 24) + r["read_date"].astype(np.int64)
+    matrix, selected, cycles, meters = data["matrix"], data["selected"], data["cycles"], data["meters"]
+    key = matrix[:, _SP] * np.int64(1 << 24) + matrix[:, _READ_ON]
+    if selected is not None:
+        key = key[selected]
+    n = len(key)
     if n > 1 and not bool(np.all(key[1:] >= key[:-1])):
         # The bulk load writes each COPY group in (service point, date) order: a few sorted runs,
         # which the stable sort (timsort) merges in near-linear time.
         order = np.argsort(key, kind="stable")
-        r = {name: values[order] for name, values in r.items()}
-    cycle_from = _lookup(cycles["id"], cycles["window_from"], r["cycle_id"], np.datetime64("0001-01-01", "D"))
-    cycle_to = _lookup(cycles["id"], cycles["window_to"], r["cycle_id"], np.datetime64("9999-12-31", "D"))
-    digits = _lookup(meters["id"], meters["dial_digits"], r["meter_id"], validation.MAX_DIGITS + 1)
-    baselines = history_baselines(group=r["service_point_id"], read_on=r["read_date"],
-                                  period_from=r["previous_date"], usage=r["usage"], valid=np.ones(n, np.bool_), rules=rules)
-    zeros, no = np.zeros(n, np.int64), np.zeros(n, np.bool_)
-    result = validation.validate_reads(validation.ReadArrays(
-        reading=r["reading"], read_on=r["read_date"], base=r["previous_reading"], base_on=r["previous_date"],
-        dial_digits=digits, cycle_from=cycle_from, cycle_to=cycle_to, stated_previous=zeros,
-        has_stated_previous=no, replaced=no, old_final=zeros, new_install=zeros, **baselines),
-        today=today, rules=rules)
-    stored = r["flags"]
-    replaced = (stored & int(validation.ReadFlag.METER_REPLACED)) != 0
-    flags = np.where(replaced, stored, result.flags | (stored & _CARRIED))
-    counts = {code.name or "": int(np.count_nonzero(flags & int(code))) for code in validation.ReadFlag}
+        order = selected[order] if selected is not None else order
+    else:
+        order = selected if selected is not None else np.arange(n, dtype=np.int64)
+    del key
+    lookups = {
+        "cycle_from": _lookup_table(cycles["id"], cycles["window_from"], np.datetime64("0001-01-01", "D")),
+        "cycle_to": _lookup_table(cycles["id"], cycles["window_to"], np.datetime64("9999-12-31", "D")),
+        "digits": _lookup_table(meters["id"], meters["dial_digits"], validation.MAX_DIGITS + 1)}
+    codes = [int(code) for code in validation.ReadFlag]
+
+    def check(a: int, b: int) -> IntArray:
+        cols = np.ascontiguousarray(matrix[order[a:b]].T)
+        flags = _check_reads(cols, today=today, rules=rules, **lookups)
+        return np.array([np.count_nonzero(flags & code) for code in codes]
+                        + [np.count_nonzero(flags != cols[_FLAGS]),
+                           np.count_nonzero(flags & int(validation.NEEDS_REVIEW))], np.int64)
+
+    bounds = _chunk_bounds(lambda a, b: matrix[order[a:b], _SP], n, _CHUNK)
+    spans = list(itertools.pairwise(bounds))
+    totals = np.zeros(len(codes) + 2, np.int64)
+    if streams > 1 and len(spans) > 1:
+        with ThreadPoolExecutor(max_workers=streams) as pool:
+            for counted in pool.map(lambda span: check(*span), spans):
+                totals += counted
+    else:
+        for span in spans:
+            totals += check(*span)
+    counts = {code.name or "": int(totals[k]) for k, code in enumerate(validation.ReadFlag)}
     return Revalidation(
-        reads=n, flag_counts={k: v for k, v in counts.items() if v}, changed=int(np.count_nonzero(flags != stored)),
-        needs_review=int(np.count_nonzero(flags & int(validation.NEEDS_REVIEW))),
-        load_s=round(load_s, 3), validate_s=round(time.perf_counter() - started, 3))
+        reads=n, flag_counts={k: v for k, v in counts.items() if v}, changed=int(totals[-2]),
+        needs_review=int(totals[-1]), load_s=round(load_s, 3), validate_s=round(time.perf_counter() - started, 3))

@@ -487,12 +487,16 @@ def validate_reads(reads: ReadArrays, *, today: date, rules: ReadRules = DEFAULT
         rolled = back & (wrapped * 1000 <= cap * share)
         return np.where(rolled, wrapped, current - previous), rolled, back & ~rolled
 
-    old_u, old_roll, old_rev = leg(base, old_final)
-    new_u, new_roll, new_rev = leg(new_install, reading)
     plain_u, plain_roll, plain_rev = leg(base, reading)
-    usage = np.where(invalid, 0, np.where(replaced, old_u + new_u, plain_u)).astype(np.int64)
-    rolled = ~invalid & np.where(replaced, old_roll | new_roll, plain_roll)
-    reverse = ~invalid & np.where(replaced, old_rev | new_rev, plain_rev)
+    if replaced.any():
+        old_u, old_roll, old_rev = leg(base, old_final)
+        new_u, new_roll, new_rev = leg(new_install, reading)
+        plain_u = np.where(replaced, old_u + new_u, plain_u)
+        plain_roll = np.where(replaced, old_roll | new_roll, plain_roll)
+        plain_rev = np.where(replaced, old_rev | new_rev, plain_rev)
+    usage = np.where(invalid, 0, plain_u).astype(np.int64)
+    rolled = ~invalid & plain_roll
+    reverse = ~invalid & plain_rev
     flags |= np.where(rolled, int(ReadFlag.ROLLOVER), 0) | np.where(reverse, int(ReadFlag.REVERSE), 0)
     flags |= np.where(~invalid & replaced, int(ReadFlag.METER_REPLACED), 0)
 

@@ -95,6 +95,15 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Knowledge base (SVC-7): the service desk and the counter read it; managers and administrators write it.
+_VIEW_KNOWLEDGE = ("knowledge.view_knowledgearticle", "knowledge.view_knowledgecategory")
+_EDIT_KNOWLEDGE = _VIEW_KNOWLEDGE + ("knowledge.add_knowledgearticle", "knowledge.change_knowledgearticle",
+                                     "knowledge.add_knowledgecategory", "knowledge.change_knowledgecategory")
+for _role, _granted in ((HOTLINE_AGENT, _VIEW_KNOWLEDGE), (DISPATCHER, _VIEW_KNOWLEDGE),
+                        (COUNTER_CLERK, _VIEW_KNOWLEDGE), (MANAGER, _EDIT_KNOWLEDGE), (ADMINISTRATOR, _EDIT_KNOWLEDGE)):
+    PERMISSIONS[_role] += _granted
+
+
 def permissions_for(roles: list[str] | tuple[str, ...]) -> set[str]:
     """The union of the permissions of ``roles``; unknown role codes are an error."""
     granted: set[str] = set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -450,4 +450,37 @@ def fetch_columns(source: str, params: Sequence[Any], fields: Sequence[tuple[str
             out[name] = values.astype(np.float64)
         else:
             out[name] = values.astype(np.int64)
+    return out
+
+
+_ROWS_HEADER = 28  # a 2-D array_send: ndim, has-nulls flag, element type, then (size, lower bound) twice
+
+
+def fetch_rows(source: str, params: Sequence[Any], expressions: Sequence[str],
+               into: Callable[[int], npt.NDArray[np.int64]] | None = None) -> npt.NDArray[np.int64]:
+    """The rows of ``SELECT … {source}`` as one (rows, len(expressions)) int64 matrix, fetched as ONE
+    binary 2-D array (``array_send(array_agg(ARRAY[e1, e2, …]))``): one aggregate transition per
+    row instead of one per column and row, which is most of what ``fetch_columns`` costs
+    PostgreSQL for many columns. Expressions must be integers (dates as day numbers, e.g.
+    ``d - DATE '2000-01-01'``) and never NULL. ``into(rows)``, when given, returns the (rows, k)
+    array to decode into (e.g. a slice of a larger one); else a new one is returned."""
+    width = len(expressions)
+    select = ", ".join(f"({e})::int8" for e in expressions)
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as raw:
+        raw.execute(f"SELECT array_send(array_agg(ARRAY[{select}])) {source}", params or None, binary=True)
+        data = raw.fetchone()[0]
+    if data is None:  # no rows
+        out = into(0) if into is not None else np.empty((0, width), np.int64)
+        return out
+    header = np.frombuffer(data, dtype=">i4", count=7)
+    ndim, has_nulls, rows = int(header[0]), int(header[1]), int(header[3])
+    if has_nulls:
+        raise ValueError("a row has a NULL value")
+    if ndim != 2 or int(header[5]) != width:
+        raise ValueError(f"unexpected array shape: {ndim} dimensions")
+    cells = np.frombuffer(data, dtype=np.dtype([("length", ">i4"), ("value", ">i8")]), offset=_ROWS_HEADER,
+                          count=rows * width)
+    out = into(rows) if into is not None else np.empty((rows, width), np.int64)
+    np.copyto(out, cells["value"].reshape(rows, width), casting="unsafe")
     return out

@@ -10,7 +10,7 @@ from typing import Literal
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ucis.kernel.errors import DomainError
 from ucis.platform.api import ERRORS
@@ -110,7 +110,7 @@ def _order_out(order) -> dict:
 def order_create(request: HttpRequest, payload: OrderIn):
     """Register a request as a work order (routed to a queue by the company's rules)."""
     order = services.order_intake(actor=request.user, **payload.dict())
-    return 201, _order_out(selectors.order_get(actor=request.user, order_id=order.pk))
+    return Status(201, _order_out(selectors.order_get(actor=request.user, order_id=order.pk)))
 
 
 @router.get("/orders", response={200: list[OrderOut], **ERRORS})
@@ -148,7 +148,7 @@ class OrderDetailOut(OrderOut):
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS})
 def order_detail(request: HttpRequest, order_id: int):
     _require(request, "service.view_workorder")
-    order = selectors.order_get(actor=request.user, order_id=order_id)
+    order = selectors.order_get(actor=request.user, order_id=order_id, related=True)
     lock = selectors.order_lock_state(actor=request.user, order=order)
     contact = selectors.order_contact(actor=request.user, order=order)
     return {**_order_out(order), "description": order.description, "location": order.location,
@@ -179,7 +179,7 @@ class LockOut(Schema):
     refused: list[RefusalOut]
 
 
-@router.post("/orders/lock", response={200: LockOut, **ERRORS})
+@router.post("/locks", response={200: LockOut, **ERRORS})
 def orders_lock(request: HttpRequest, payload: LockIn):
     """Lock orders in a batch; those someone else holds are refused with the holder's name."""
     outcome = services.order_lock(actor=request.user, order_ids=payload.order_ids)
@@ -187,7 +187,7 @@ def orders_lock(request: HttpRequest, payload: LockIn):
                                                    "since": r.since, "reason": r.reason} for r in outcome.refused]}
 
 
-@router.post("/orders/unlock", response={200: LockOut, **ERRORS})
+@router.post("/locks/release", response={200: LockOut, **ERRORS})
 def orders_unlock(request: HttpRequest, payload: LockIn):
     return {"locked": services.order_unlock(actor=request.user, order_ids=payload.order_ids), "refused": []}
 
@@ -327,5 +327,5 @@ class OutageOut(Schema):
 def outage_create(request: HttpRequest, payload: OutageIn):
     """Announce an outage over address areas (agents see it for callers there)."""
     o = services.outage_create(actor=request.user, **payload.dict())
-    return 201, {"id": o.pk, "commodity": o.commodity, "kind": o.kind, "starts_at": o.starts_at, "ends_at": o.ends_at,
-                 "reason": o.reason, "area_paths": o.area_paths}
+    return Status(201, {"id": o.pk, "commodity": o.commodity, "kind": o.kind, "starts_at": o.starts_at,
+                        "ends_at": o.ends_at, "reason": o.reason, "area_paths": o.area_paths})

@@ -14,3 +14,4 @@ class ServiceConfig(AppConfig):
         register_id_kwarg("order_id", "service.WorkOrder")
         register_id_kwarg("supervision_id", "service.Supervision")
         register_id_kwarg("outage_id", "service.Outage")
+        register_id_kwarg("company_id", "org.OrgNode")

@@ -395,7 +395,7 @@ def order_lock_break(*, actor: Any, order_id: Any, reason: str, now: datetime | 
     text = reason_required(reason)
     order = selectors.order_get(actor=actor, order_id=order_id)
     with transaction.atomic():
-        lock = WorkOrderLock.objects.select_for_update().filter(order=order).select_related("holder").first()
+        lock = WorkOrderLock.objects.select_for_update(of=("self",)).filter(order=order).select_related("holder").first()
         if lock is None:
             raise DomainError("order", _("the order is not locked"))
         holder = lock.holder.display_name or lock.holder.username
@@ -434,7 +434,7 @@ def _worked(actor: Any, order_id: Any, now: datetime, perm: str = "service.work_
     transaction, so nobody can take the lock over between the check and the change."""
     require(actor, perm)
     order = selectors.order_get(actor=actor, order_id=order_id)
-    lock = WorkOrderLock.objects.select_for_update().filter(order=order).select_related("holder").first()
+    lock = WorkOrderLock.objects.select_for_update(of=("self",)).filter(order=order).select_related("holder").first()
     if lock is None:
         raise Conflict("order", _("lock the order before working it"))
     if lock.holder_id != actor.pk:
@@ -709,10 +709,7 @@ def supervision_acknowledge(*, actor: Any, supervision_id: Any, now: datetime | 
 
 def _company_for_config(actor: Any, company_id: Any) -> Any:
     require(actor, "service.manage_service")
-    try:
-        company = org_selectors.org_node_get(actor=actor, node_id=company_id)
-    except Http404:
-        raise DomainError("company", _("no such company in your part of the organisation")) from None
+    company = org_selectors.org_node_get(actor=actor, node_id=company_id)  # outside the subtree: 404
     if company.company_id != company.pk:
         raise DomainError("company", _("%(unit)s is not a company"), unit=company.name)
     return company

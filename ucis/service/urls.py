@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.console_page, name="service_console"),
     path("locks/", views.console_locks, name="service_console_locks"),
     path("agent/", views.agent_page, name="service_agent"),
+    path("suggest/", views.suggest_fragment, name="service_suggest"),
     path("orders/", views.order_list_page, name="service_orders"),
     path("orders/new/", views.intake_page, name="service_intake"),
     path("orders/<int:order_id>/", views.order_page, name="service_order"),

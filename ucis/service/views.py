@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,11 @@ from ucis.service import selectors, services, statsbook
 from ucis.service.models import CHANNELS, COMMODITY_CHOICES, ORDER_TYPES, STATUSES, URGENCIES
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+# As the agent types the caller's question, knowledge-base answers appear beside the form.
+SUGGEST = {"hx-get": reverse_lazy("service_suggest"), "hx-trigger": "keyup changed delay:400ms", "hx-target": "#suggestions",
+           "hx-include": "[name=subject], [name=description], [name=account_id]"}
 
 
 class _RenderOnce(forms.BoundField):
@@ -53,8 +59,9 @@ class IntakeForm(forms.Form):
     order_type = forms.ChoiceField(label=_("type"), choices=ORDER_TYPES)
     channel = forms.ChoiceField(label=_("channel"), choices=CHANNELS, initial="hotline")
     urgency = forms.ChoiceField(label=_("urgency"), choices=URGENCIES, initial="normal")
-    subject = forms.CharField(label=_("subject"), max_length=100)
-    description = forms.CharField(label=_("description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    subject = forms.CharField(label=_("subject"), max_length=100, widget=forms.TextInput(attrs=SUGGEST))
+    description = forms.CharField(label=_("description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 3, **SUGGEST}))
     caller_name = forms.CharField(label=_("caller"), max_length=60, required=False)
     caller_phone = forms.CharField(label=_("caller phone"), max_length=40, required=False)
     customer_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -145,6 +152,15 @@ def agent_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("service.intake_order", raise_exception=True)
+def suggest_fragment(request: HttpRequest) -> HttpResponse:
+    """Knowledge-base articles for the text typed into a new order (SVC-7)."""
+    text = f"{request.GET.get('subject', '')} {request.GET.get('description', '')}"
+    hits = selectors.text_suggestions(actor=request.user, text=text, company_id=request.user.node.company_id)
+    return render(request, "service/_suggestions.html", {"suggestions": hits})
+
+
+@login_required
+@permission_required("service.intake_order", raise_exception=True)
 def intake_page(request: HttpRequest) -> HttpResponse:
     form = IntakeForm(request.POST or None, initial={k: v for k, v in request.GET.items()})
     if request.method == "POST" and form.is_valid():
@@ -163,7 +179,7 @@ def intake_page(request: HttpRequest) -> HttpResponse:
 
 
 def _order_context(request: HttpRequest, order_id: int, *, forms_bound: dict[str, Any] | None = None) -> dict[str, Any]:
-    order = selectors.order_get(actor=request.user, order_id=order_id)
+    order = selectors.order_get(actor=request.user, order_id=order_id, related=True)
     lock = selectors.order_lock_state(actor=request.user, order=order)
     draft = selectors.order_draft(actor=request.user, order=order)
     bound = forms_bound or {}
@@ -171,6 +187,7 @@ def _order_context(request: HttpRequest, order_id: int, *, forms_bound: dict[str
     return {
         "order": order, "lock": lock, "draft": draft,
         "contact": selectors.order_contact(actor=request.user, order=order),
+        "durations": selectors.order_durations(order=order),
         "events": selectors.order_events(order=order), "supervisions": selectors.order_supervisions(order=order),
         "attachments": list(order.attachments.all()),
         "reply_form": bound.get("reply") or ReplyForm(initial={"feedback": draft.get("feedback", order.feedback),
@@ -197,6 +214,7 @@ ACTIONS = ("lock", "unlock", "accept", "dispatch", "forward", "reply", "visit", 
 @require_POST
 def order_action(request: HttpRequest, order_id: int) -> HttpResponse:
     """One action on an order; each calls one service, which checks the lock in the database."""
+    selectors.order_get(actor=request.user, order_id=order_id)  # another branch's order: 404 before anything
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         messages.error(request, gettext("Unknown action."))

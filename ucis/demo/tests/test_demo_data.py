@@ -1,6 +1,7 @@
 from datetime import date
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from ucis.customers import identity
 from ucis.demo.cityplan import plan_city
@@ -52,5 +53,16 @@ def test_demo_data_loads_with_copy_and_logins_work(db, client, settings):
 
     assert set(BillRun.objects.values_list("status", flat=True)) == {"issued"}
     assert Bill.objects.filter(status="issued").count() > 0 and not Bill.objects.filter(total=0).exists()
+    # The 95598 desk has real work: orders of every type in every state, some locked, some overdue.
+    from ucis.service import selectors as service_selectors
+    from ucis.service.models import ORDER_TYPES, Outage, Supervision, WorkOrder, WorkOrderLock
+
+    assert set(WorkOrder.objects.values_list("order_type", flat=True)) == {t for t, _l in ORDER_TYPES}
+    assert set(WorkOrder.objects.values_list("status", flat=True)) >= {
+        "dispatched", "accepted", "replied", "archived", "cancelled"}
+    assert WorkOrderLock.objects.exists() and Supervision.objects.exists() and Outage.objects.exists()
+    assert WorkOrder.objects.filter(status__in=("dispatched", "accepted"), complete_due_at__lt=timezone.now()).exists()
+    crew_member = User.objects.get(username="water.01-qx.dispatcher1")
+    assert service_selectors.console(actor=crew_member)["waiting"]
     call_command("demo_data", customers=300, seed=3)  # second run: already present, changes nothing
     assert User.objects.filter(username="water.01.counter-clerk1").count() == 1

@@ -112,7 +112,28 @@ def foreign_objects(org, settings, tmp_path):
     correction = CorrectionOrder.objects.create(company=org.water, node=org.station_a, account=account,
                                                 kind="penalty_setting", amount=0, reason="sweep",
                                                 details={"active_from": "2026-01-01"})
-    objects = {"tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ucis.service.models import Outage, Supervision, WorkOrder
+
+    now = timezone.now()
+    order = WorkOrder.objects.create(order_no="SWEEP-O1", company=org.water, node=org.station_a, order_type="repair",
+                                     channel="hotline", subject="甲客户报修", caller_name="甲客户", created_at=now)
+    supervision = Supervision.objects.create(order=order, level=1, node=org.branch_a, reason="甲客户", raised_at=now)
+    outage = Outage.objects.create(company=org.water, node=org.branch_a, commodity="water", kind="planned",
+                                   starts_at=now, ends_at=now + timedelta(hours=2), reason="甲客户停水")
+    # Knowledge is shared down the tree (the group's and the company's articles reach every branch);
+    # another company's article stays invisible.
+    from ucis.knowledge import services as knowledge_services
+
+    category = knowledge_services.category_create(actor=SYSTEM, code="sweep", name="甲类别", node_id=org.power.pk)
+    article = knowledge_services.article_create(actor=SYSTEM, node_id=org.power.pk, data=knowledge_services.ArticleInput(
+        title="甲客户须知", answer="甲客户", category_id=category.pk))
+    objects = {"service.WorkOrder": order, "service.Supervision": supervision, "service.Outage": outage,
+               "knowledge.KnowledgeArticle": article,
+               "tariffs.Tariff": tariff, "payments.Payment": paid.payment, "ledger.JournalEntry": entry,
                "ledger.CorrectionOrder": correction, "billing.BillRun": run, "billing.Bill": bill,
                "metering.Route": route, "metering.ReadCycle": cycle,
                "metering.ReadReview": ReadReview.objects.get(service_point=point),

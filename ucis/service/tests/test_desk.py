@@ -66,8 +66,8 @@ def test_bad_intake_names_the_field_and_stores_nothing(desk, bad, field):
 
 
 def test_an_order_for_another_companys_customer_is_refused(desk, org):
-    from ucis.org import services as org_services
     from conftest import PASSWORD
+    from ucis.org import services as org_services
 
     power_agent = org_services.staff_create(actor=SYSTEM, username="agent.power", password=PASSWORD,
                                             node_id=org.power.pk, roles=["hotline_agent"])
@@ -205,6 +205,7 @@ def test_a_repair_from_call_to_review(desk, settings, tmp_path):
         services.order_attach(actor=desk.fixer, order_id=order.pk, name="x.png", content=b"<html>", now=t)
     done = services.order_reply(actor=desk.fixer, order_id=order.pk, feedback="更换表前阀", reply="已修复", now=t)
     assert done.status == "replied" and done.done_at == t and done.escalation_next_at is None
+    assert selectors.order_durations(order=done) == {"elapsed": "10 min", "business": "10 min", "running": ""}
     services.order_unlock(actor=desk.fixer, order_ids=[order.pk])
     with pytest.raises(Conflict):  # a repair is archived only after the return visit
         work(desk, desk.agent, order, services.order_archive, now=t)
