@@ -171,7 +171,8 @@ class JournalLine(models.Model):
         verbose_name_plural = _("journal lines")
         constraints = [models.UniqueConstraint(fields=["entry", "seq"], name="journalline_seq_unique"),
                        models.CheckConstraint(condition=~Q(amount=0), name="journalline_not_zero")]
-        indexes = [models.Index(fields=["account", "ledger_account"], name="journalline_account",
+        # Balances sum an account's lines straight from this index (index-only: ``amount`` is included).
+        indexes = [models.Index(fields=["account", "ledger_account"], include=["amount"], name="journalline_account",
                                 condition=Q(account__isnull=False)),
                    models.Index(fields=["bill"], name="journalline_bill", condition=Q(bill__isnull=False))]
         triggers = [PROTECT_POSTED, LINES_BALANCE]

@@ -270,6 +270,19 @@ def outages_affecting(*, company_id: int, area_path: str, now: datetime) -> list
     return list(Outage.objects.filter(pk__in=ids).order_by("starts_at")) if ids else []
 
 
+def outages_at(*, places: Iterable[tuple[int, str]], now: datetime) -> list[Outage]:
+    """``outages_affecting`` for several (company id, address area path) places at once, in one query:
+    the outages now or still to come over any of them, by start."""
+    places = [(company_id, path) for company_id, path in places if path]
+    if not places:
+        return []
+    return list(Outage.objects.raw(
+        "SELECT o.* FROM service_outage o WHERE o.ends_at > %s AND EXISTS ("
+        " SELECT 1 FROM unnest(%s::bigint[], %s::text[]) x(company_id, path), unnest(o.area_paths) p"
+        " WHERE x.company_id = o.company_id AND x.path LIKE p || '%%') ORDER BY o.starts_at, o.id",
+        [now, [c for c, _p in places], [p for _c, p in places]]))
+
+
 def outage_list(*, actor: Any, current_at: datetime | None = None) -> list[Outage]:
     qs = Outage.objects.visible_to(actor).select_related("company", "node").prefetch_related("areas")
     if current_at is not None:
@@ -405,17 +418,13 @@ def agent_screen(*, actor: Any, phone: str = "", customer_id: Any = None, now: d
         bills = billing_selectors.recent_bills(account_ids=ids)
         points = customer_selectors.account_meters(account_ids=ids)
         reads = metering_selectors.last_reads(meter_ids=[p["meter_id"] for p in points if p["meter_id"]])
-        outages: dict[int, Outage] = {}
-        for account in accounts:
-            for p in points:
-                if p["account_id"] == account.pk:
-                    for outage in outages_affecting(company_id=account.company_id, area_path=p["area_path"], now=now):
-                        outages[outage.pk] = outage
+        company_of = {a.pk: a.company_id for a in accounts}
+        places = {(company_of[p["account_id"]], p["area_path"]) for p in points}
         screen["accounts"] = [{
             "account": a, "balance": balances.get(a.pk), "bills": bills.get(a.pk, []),
             "points": [dict(p, last_read=reads.get(p["meter_id"])) for p in points if p["account_id"] == a.pk],
         } for a in accounts]
-        screen["outages"] = sorted(outages.values(), key=lambda o: o.starts_at)
+        screen["outages"] = outages_at(places=sorted(places), now=now)
         screen["contact"] = customer_selectors.customer_contact(actor=actor, customer=customer)
         who = Q(customer=customer) | (Q(caller_phone_hash=phone_hash) if phone_hash else Q())
         first = next((p for p in points if p["premise_id"]), None)
@@ -432,9 +441,13 @@ def agent_screen(*, actor: Any, phone: str = "", customer_id: Any = None, now: d
         screen["outages"] = []
         screen["prefill"] = {}
     if who is not None:
-        screen["open_orders"] = list(contacts.filter(who, status__in=OPEN_STATUSES).order_by("-created_at")[:10])
-        screen["recent_orders"] = list(contacts.filter(who, created_at__gte=recent_since)
-                                       .exclude(status__in=OPEN_STATUSES).order_by("-created_at")[:10])
+        # Open orders and recent contacts in one round trip (UNION ALL of the two indexed walks).
+        orders = list(contacts.filter(who, status__in=OPEN_STATUSES).order_by("-created_at")[:10].union(
+            contacts.filter(who, created_at__gte=recent_since).exclude(status__in=OPEN_STATUSES)
+            .order_by("-created_at")[:10], all=True))
+        orders.sort(key=lambda o: o.created_at, reverse=True)
+        screen["open_orders"] = [o for o in orders if o.status in OPEN_STATUSES]
+        screen["recent_orders"] = [o for o in orders if o.status not in OPEN_STATUSES]
     else:
         screen["open_orders"] = screen["recent_orders"] = []
     return screen

@@ -4,7 +4,7 @@ phone system pops up, an order with its actions and timeline, the order list, st
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -32,7 +32,30 @@ SUGGEST = {"hx-get": reverse_lazy("service_suggest"), "hx-trigger": "keyup chang
            "hx-include": "[name=subject], [name=description], [name=account_id]"}
 
 
+class _RenderOnce(forms.BoundField):
+    """A field of an unbound form whose value is empty or one of its choices renders the same HTML
+    every time (per language): render it once per process. The agent screen renders the intake form
+    on every ringing call, and a select costs a template per option."""
+
+    rendered: ClassVar[dict[tuple[Any, ...], str]] = {}
+
+    def as_field_group(self) -> str:
+        value = self.value()
+        if self.form.is_bound or not (value in (None, "") or getattr(self.field, "choices", None)):
+            return super().as_field_group()
+        key = (type(self.form), self.name, self.auto_id, self.form.label_suffix, get_language(), value)
+        try:
+            html = self.rendered.get(key)
+        except TypeError:  # an unhashable value
+            return super().as_field_group()
+        if html is None:
+            html = self.rendered[key] = super().as_field_group()
+        return html
+
+
 class IntakeForm(forms.Form):
+    bound_field_class = _RenderOnce
+
     order_type = forms.ChoiceField(label=_("type"), choices=ORDER_TYPES)
     channel = forms.ChoiceField(label=_("channel"), choices=CHANNELS, initial="hotline")
     urgency = forms.ChoiceField(label=_("urgency"), choices=URGENCIES, initial="normal")
