@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, Sum
 
 from ucis.billing import selectors as billing_selectors
@@ -58,12 +59,19 @@ def account_balance(*, account_id: int) -> Balance:
 
 
 def account_balances(*, account_ids: list[int]) -> dict[int, Balance]:
-    rows = (JournalLine.objects.filter(account_id__in=account_ids).values("account_id")
-            .annotate(owed=Sum("amount", filter=Q(ledger_account__receivable=True)),
-                      credit=Sum("amount", filter=Q(ledger_account__code=chart.CUSTOMER_CREDIT))))
+    """Owed and credit per account, summed from the covering ``journalline_account`` index in one
+    statement (plain SQL: the screens that call this for every page view pay no ORM compile)."""
     out = {a: Balance(ZERO, ZERO) for a in account_ids}
-    for row in rows:
-        out[row["account_id"]] = Balance(row["owed"] or ZERO, -(row["credit"] or ZERO))
+    if not account_ids:
+        return out
+    with connection.cursor() as cur:
+        cur.execute("SELECT l.account_id, sum(l.amount) FILTER (WHERE la.receivable),"
+                    " sum(l.amount) FILTER (WHERE la.code = %s)"
+                    " FROM ledger_journalline l JOIN ledger_ledgeraccount la ON la.id = l.ledger_account_id"
+                    " WHERE l.account_id = ANY(%s) GROUP BY l.account_id",
+                    [chart.CUSTOMER_CREDIT, list(account_ids)])
+        for account_id, owed, credit in cur.fetchall():
+            out[account_id] = Balance(owed or ZERO, -(credit or ZERO))
     return out
 
 

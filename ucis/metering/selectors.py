@@ -392,10 +392,15 @@ def reread_orders(*, actor: Any, mine: bool = True, status: str = "open") -> lis
 
 
 def last_reads(*, meter_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each meter's latest live read (date, reading, usage, kind, flags), through the live-read index."""
+    """Each meter's latest live read (date, reading, usage, kind, flags), one walk of the live-read
+    index per meter."""
     if not meter_ids:
         return {}
-    rows = (MeterRead.objects.filter(meter_id__in=meter_ids, status__in=LIVE)
-            .order_by("meter_id", "-read_date").distinct("meter_id")
-            .values("meter_id", "read_date", "reading", "usage", "kind", "flags", "source"))
-    return {r["meter_id"]: r for r in rows}
+    from django.db import connection
+    keys = ("meter_id", "read_date", "reading", "usage", "kind", "flags", "source")
+    with connection.cursor() as cur:
+        cur.execute("SELECT r.meter_id, r.read_date, r.reading, r.usage, r.kind, r.flags, r.source"
+                    " FROM unnest(%s::bigint[]) m(id) CROSS JOIN LATERAL ("
+                    "  SELECT * FROM metering_meterread WHERE meter_id = m.id AND status = ANY(%s)"
+                    "  ORDER BY read_date DESC LIMIT 1) r", [list(meter_ids), list(LIVE)])
+        return {row[0]: dict(zip(keys, row, strict=True)) for row in cur.fetchall()}

@@ -20,6 +20,8 @@ from ucis.platform.tenancy import access_by_id, actor_root_path, is_system
 from ucis.service import routing, sla
 from ucis.service.models import (
     OPEN_STATUSES,
+    ORDER_TYPES,
+    STATUSES,
     CalendarHoliday,
     CalendarMakeupDay,
     Outage,
@@ -409,7 +411,6 @@ def agent_screen(*, actor: Any, phone: str = "", customer_id: Any = None, now: d
         customer = candidates[0]
     screen: dict[str, Any] = {"phone": phone, "phone_problem": phone_problem, "candidates": candidates,
                               "customer": customer, "accounts": [], "now": now}
-    contacts = order_queryset(actor).select_related("node")
     recent_since = now - timedelta(days=getattr(settings, "UCIS_AGENT_RECENT_DAYS", 90))
     if customer is not None:
         accounts = list(customer_selectors.customer_accounts(actor=actor, customer=customer))
@@ -426,14 +427,14 @@ def agent_screen(*, actor: Any, phone: str = "", customer_id: Any = None, now: d
         } for a in accounts]
         screen["outages"] = outages_at(places=sorted(places), now=now)
         screen["contact"] = customer_selectors.customer_contact(actor=actor, customer=customer)
-        who = Q(customer=customer) | (Q(caller_phone_hash=phone_hash) if phone_hash else Q())
+        who: Any = True
         first = next((p for p in points if p["premise_id"]), None)
         screen["prefill"] = {"customer_id": customer.pk, "account_id": accounts[0].pk if accounts else "",
                              "premise_id": first["premise_id"] if first else "",
                              "location": first["address"] if first else "", "caller_name": customer.name,
                              "commodity": first["commodity"] if first else ""}
     elif phone_hash:
-        who = Q(caller_phone_hash=phone_hash)
+        who = True
         screen["outages"] = []
         screen["prefill"] = {}
     else:
@@ -441,16 +442,59 @@ def agent_screen(*, actor: Any, phone: str = "", customer_id: Any = None, now: d
         screen["outages"] = []
         screen["prefill"] = {}
     if who is not None:
-        # Open orders and recent contacts in one round trip (UNION ALL of the two indexed walks).
-        orders = list(contacts.filter(who, status__in=OPEN_STATUSES).order_by("-created_at")[:10].union(
-            contacts.filter(who, created_at__gte=recent_since).exclude(status__in=OPEN_STATUSES)
-            .order_by("-created_at")[:10], all=True))
-        orders.sort(key=lambda o: o.created_at, reverse=True)
+        orders = contact_orders(actor=actor, customer_id=customer.pk if customer is not None else None,
+                                phone_hash=phone_hash, recent_since=recent_since)
         screen["open_orders"] = [o for o in orders if o.status in OPEN_STATUSES]
         screen["recent_orders"] = [o for o in orders if o.status not in OPEN_STATUSES]
     else:
         screen["open_orders"] = screen["recent_orders"] = []
     return screen
+
+
+@dataclass(frozen=True)
+class ContactOrder:
+    """A work order as the agent screen lists it (no model instance: the screen lists up to 20)."""
+
+    pk: int
+    order_no: str
+    order_type: str
+    subject: str
+    status: str
+    created_at: datetime
+    node_name: str
+
+    def get_order_type_display(self) -> str:
+        return str(dict(ORDER_TYPES).get(self.order_type, self.order_type))
+
+    def get_status_display(self) -> str:
+        return str(dict(STATUSES).get(self.status, self.status))
+
+
+def contact_orders(*, actor: Any, customer_id: int | None, phone_hash: str, recent_since: datetime,
+                   limit: int = 10) -> list[ContactOrder]:
+    """The caller's open orders and recent closed ones (by customer or by phone number), newest
+    first, ``limit`` of each: one statement of two indexed walks, within the actor's reach."""
+    root = actor_root_path(actor, company_wide=company_wide(actor))
+    if root is None or (customer_id is None and not phone_hash):
+        return []
+    who, args = [], []
+    if customer_id is not None:
+        who.append("o.customer_id = %s")
+        args.append(customer_id)
+    if phone_hash:
+        who.append("o.caller_phone_hash = %s")
+        args.append(phone_hash)
+    where = "(" + " OR ".join(who) + ")" + (" AND n.path LIKE %s" if root else "")
+    scope = [root + "%"] if root else []
+    select = ("SELECT o.id, o.order_no, o.order_type, o.subject, o.status, o.created_at, n.name"
+              " FROM service_workorder o JOIN org_orgnode n ON n.id = o.node_id WHERE ")
+    sql = (f"({select}{where} AND o.status = ANY(%s) ORDER BY o.created_at DESC LIMIT %s) UNION ALL "
+           f"({select}{where} AND o.status <> ALL(%s) AND o.created_at >= %s ORDER BY o.created_at DESC LIMIT %s)")
+    open_list = list(OPEN_STATUSES)
+    with connection.cursor() as cur:
+        cur.execute(sql, [*args, *scope, open_list, limit, *args, *scope, open_list, recent_since, limit])
+        rows = [ContactOrder(*r) for r in cur.fetchall()]
+    return sorted(rows, key=lambda o: o.created_at, reverse=True)
 
 
 def dispatch_units(*, company_id: int) -> list[Any]:
