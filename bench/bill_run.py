@@ -20,13 +20,13 @@ floor_ratio=… (run seconds / floor seconds) and the details (floor_nofk_ratio:
 without foreign keys). Targets: 1,000,000 accounts in ≤ 30 s, peak RSS ≤ 2 GB, within 4× of the floor.
 
 Figures (2026-11-23, 100,000 customers → 158,852 bills and 354,630 lines in three runs, on 2 cores
-shared with other work; ±40 % between runs): before the columnar path 39.6 s (4,007 accounts/s,
-610 MB, 9.0× the floor without keys). Now best 32.2 s (4,937 accounts/s), typically 35–41 s, peak
-RSS 290–370 MB, 2.1–2.9× the floor with keys (11–20 s) and 4.1–6.5× the floor without them
-(5–11 s). Python is busy ≈ 4 s of the run; the rest is PostgreSQL (COPY and index maintenance,
-foreign-key checks at commit, the run items). With --issue: approve + issue of the 158,852 bills
-took 44 s with the deferred constraints checked before the bills' update (see docs/billing.md,
-Speed); without that, issuing 91,942 bills did not finish in 10 minutes.
+shared with other work; ±40 % between runs): calculation alone, before the columnar path 39.6 s
+(4,007 accounts/s, 610 MB); then best 32.2 s (4,937 accounts/s), typically 35–41 s. With --issue
+(also 158,852 journal entries and 692,646 journal lines), after the mass tables lost their
+database foreign keys and redundant indexes (docs/billing.md, Speed): 26.5–44.4 s over four runs
+(3,578–5,990 accounts/s; approve + issue 12.2–22.1 s), peak RSS 295–308 MB, floor_ratio 2.94–3.63
+(the floor lost the same keys: 7.8–14.9 s); the code before, interleaved on the same database,
+49.8–57.9 s (2,746–3,188 accounts/s). Python is busy ≈ 4 s of the run; the rest is PostgreSQL.
 """
 
 from __future__ import annotations

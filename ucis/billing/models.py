@@ -80,8 +80,13 @@ class BillRunItem(models.Model):
     tenancy_node_field = "run__company"
 
     id = models.BigAutoField(primary_key=True)
-    run = models.ForeignKey(BillRun, on_delete=models.CASCADE, related_name="items")
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    # No database foreign keys on the mass tables (see docs/architecture.md, Decisions): the run
+    # writes ids it has just read, nothing deletes runs or accounts, and the ledger checker looks
+    # for orphans. The unique (run, account) index serves lookups by run.
+    run = models.ForeignKey(BillRun, on_delete=models.CASCADE, related_name="items", db_constraint=False,
+                            db_index=False)
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+",
+                                db_constraint=False, db_index=False)
     route_id = models.BigIntegerField(_("route"), null=True)
     status = models.CharField(_("status"), max_length=10, choices=ITEM_STATUS, default="pending")
     reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
@@ -106,10 +111,15 @@ class Bill(models.Model):
     tenancy_node_field = "node"
 
     id = models.BigAutoField(primary_key=True)
-    run = models.ForeignKey(BillRun, on_delete=models.PROTECT, related_name="bills")
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
-    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    # Foreign keys without database constraints, and indexes only where the composite ones below
+    # do not serve (docs/architecture.md, Decisions; the ledger checker looks for orphans).
+    run = models.ForeignKey(BillRun, on_delete=models.PROTECT, related_name="bills", db_constraint=False,
+                            db_index=False)
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+",
+                                db_constraint=False, db_index=False)
+    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                                db_index=False)
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     period = models.DateField(_("billing period"))
     period_from = models.DateField(_("usage from"))
     period_to = models.DateField(_("usage to (exclusive)"))
@@ -142,7 +152,9 @@ class BillLine(models.Model):
     tenancy_node_field = "bill__node"
 
     id = models.BigAutoField(primary_key=True)
-    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    # No database constraint (docs/architecture.md, Decisions); unique (bill, seq) serves lookups by bill.
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines", db_constraint=False,
+                             db_index=False)
     seq = models.SmallIntegerField(_("line"))
     code = models.CharField(_("code"), max_length=32)
     label = models.CharField(_("label"), max_length=60)

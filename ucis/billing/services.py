@@ -655,6 +655,9 @@ def bill_run_issue(*, actor: Any, run_id: Any, issued_on: date | None = None) ->
         if today > timezone.localdate():
             raise DomainError("issued_on", _("a run cannot be issued in the future"))
         with connection.cursor() as cursor:
+            # The postings' aggregate and the journal insert's sort and hashes spilled to disk
+            # with the default 4 MB; this transaction only.
+            cursor.execute("SELECT set_config('work_mem', '256MB', true)")
             cursor.execute("DROP TABLE IF EXISTS bill_postings")
             cursor.execute(
                 """CREATE TEMP TABLE bill_postings ON COMMIT DROP AS

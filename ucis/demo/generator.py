@@ -27,10 +27,11 @@ def demo_present() -> bool:
 
 
 def demo_reset() -> None:
-    """Remove all business data (not the schema). Only for demo/test databases."""
+    """Remove all business data (not the schema). Only for demo/test databases. The mass tables
+    have no database foreign keys (CASCADE does not reach them), so their apps are named here."""
     from django.apps import apps
 
-    tables = [m._meta.db_table for label in ("org", "customers", "metering", "tariffs", "billing")
+    tables = [m._meta.db_table for label in ("org", "customers", "metering", "tariffs", "billing", "ledger")
               for m in apps.get_app_config(label).get_models()]
     tables += ["org_user_groups", "pghistory_context", "axes_accessattempt", "otp_totp_totpdevice", "django_session",
                "django_admin_log"]

@@ -45,6 +45,30 @@ CHECKS: list[tuple[str, str]] = [
          WHERE a.code = 'CUSTOMER_CREDIT' GROUP BY l.account_id HAVING sum(l.amount) > 0"""),
 ]
 
+# The mass tables' references have no database foreign keys (docs/architecture.md, Decisions):
+# (table, column, referenced table) — every non-null value must name an existing row.
+REFERENCES: list[tuple[str, str, str]] = [
+    ("ledger_journalentry", "company_id", "org_orgnode"),
+    ("ledger_journalentry", "node_id", "org_orgnode"),
+    ("ledger_journalline", "entry_id", "ledger_journalentry"),
+    ("ledger_journalline", "ledger_account_id", "ledger_ledgeraccount"),
+    ("ledger_journalline", "account_id", "customers_account"),
+    ("ledger_journalline", "bill_id", "billing_bill"),
+    ("billing_bill", "run_id", "billing_billrun"),
+    ("billing_bill", "account_id", "customers_account"),
+    ("billing_bill", "company_id", "org_orgnode"),
+    ("billing_bill", "node_id", "org_orgnode"),
+    ("billing_billline", "bill_id", "billing_bill"),
+    ("billing_billrunitem", "run_id", "billing_billrun"),
+    ("billing_billrunitem", "account_id", "customers_account"),
+]
+CHECKS += [
+    (f"{table}.{column} names a missing {target} row (orphan)",
+     f"SELECT t.{column} FROM {table} t WHERE t.{column} IS NOT NULL AND NOT EXISTS "  # noqa: S608 - constants
+     f"(SELECT 1 FROM {target} r WHERE r.id = t.{column})")
+    for table, column, target in REFERENCES
+]
+
 # Checks of tables another app adds (payments registers its own: each external reference posted once).
 EXTRA_CHECKS: list[tuple[str, str]] = []
 

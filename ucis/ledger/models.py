@@ -118,8 +118,11 @@ class JournalEntry(models.Model):
     tenancy_node_field = "node"
 
     id = models.BigAutoField(primary_key=True)
-    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
-    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+")
+    # Foreign keys without database constraints on the journal (docs/architecture.md, Decisions):
+    # ``checks.py`` looks for orphans; journalentry_company_date serves lookups by company.
+    company = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+", db_constraint=False,
+                                db_index=False)
+    node = models.ForeignKey("org.OrgNode", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     kind = models.CharField(_("kind"), max_length=12, choices=ENTRY_KINDS)
     effective_date = models.DateField(_("effective date"))
     posted_at = models.DateTimeField(_("posted at"), db_default=Now())
@@ -155,13 +158,18 @@ class JournalLine(models.Model):
     tenancy_node_field = "entry__node"
 
     id = models.BigAutoField(primary_key=True)
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines", db_index=False)
+    # Foreign keys without database constraints (docs/architecture.md, Decisions): lines are
+    # written with the entry in one statement from ids just read, referenced rows are never
+    # deleted, and ``checks.py`` looks for orphans.
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines", db_index=False,
+                              db_constraint=False)
     seq = models.SmallIntegerField(_("line"))
-    ledger_account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="+", db_index=False)
+    ledger_account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="+", db_index=False,
+                                       db_constraint=False)
     account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="+", db_index=False)
+                                related_name="+", db_index=False, db_constraint=False)
     bill = models.ForeignKey("billing.Bill", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                             db_index=False)
+                             db_index=False, db_constraint=False)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
 
     objects = TenantManager()

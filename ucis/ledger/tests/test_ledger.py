@@ -161,3 +161,29 @@ def test_arrears_lists_overdue_open_bills(billed, org):
     assert len(on_route) == 3
     assert selectors.arrears_list(actor=SYSTEM, company_id=org.water.pk, as_of=date.fromordinal(due.toordinal() + 1),
                                   route_id=billed.site.route.pk + 999) == []
+
+
+def test_the_checker_finds_orphans_of_the_mass_tables(billed):
+    """Bills, bill lines, run items and the journal have no database foreign keys: the checker
+    looks for rows naming a missing row instead."""
+    assert ledger_problems() == []
+    bill = billed.bills[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(id) + 1000 FROM billing_bill")
+        missing = cursor.fetchone()[0]
+        cursor.execute("INSERT INTO billing_billline (bill_id, seq, code, label, quantity, amount, receivable, "
+                       "version, block) VALUES (%s, 1, 'x', 'x', 1, 1, 'WATER', '', 0) RETURNING id", [missing])
+        line = cursor.fetchone()[0]
+        cursor.execute("UPDATE billing_billrunitem SET account_id = -1 WHERE run_id = %s AND account_id = %s",
+                       [billed.run.pk, bill.account_id])
+    problems = ledger_problems()
+    assert any(p.startswith("billing_billline.bill_id names a missing billing_bill") and str(missing) in p
+               for p in problems)
+    assert any(p.startswith("billing_billrunitem.account_id names a missing customers_account") for p in problems)
+    with pytest.raises(AssertionError, match="orphan"):
+        assert_ledger_consistent()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM billing_billline WHERE id = %s", [line])
+        cursor.execute("UPDATE billing_billrunitem SET account_id = %s WHERE run_id = %s AND account_id = -1",
+                       [bill.account_id, billed.run.pk])
+    assert ledger_problems() == []
