@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('billing', '0003_mass_tables_no_db_foreign_keys'),
         ('customers', '0006_account_debit_bank_account'),
-        ('ledger', '0003_prepaid_entries'),
+        ('ledger', '0004_journalline_account_covering'),
         ('org', '0001_initial'),
     ]
 
