@@ -120,7 +120,8 @@ def bank_file_apply(*, actor: Any, data: bytes, encoding: str | None = None, dry
                                                     b.line_no
                      FROM ins JOIN bank_lines b ON b.ref = ins.external_ref""",
                 [company.pk, f"{header.bank_code} {header.batch_no}"[:200]])
-            out.applied = cursor.rowcount
+            cursor.execute("SELECT count(*) FROM bank_payments")
+            out.applied = int(cursor.fetchone()[0])
         out.already = len(paid) - out.applied
         ledger_services.payments_post_staged(actor=actor, company_id=company.pk, channel="bank",
                                              staging="bank_payments")
