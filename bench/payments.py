@@ -180,11 +180,11 @@ def main() -> None:
     m = args.n * 10
     today = timezone.localdate()
     rows = []
+    batch = f"{time.time_ns() % 10**9}"  # in the serials too: with --reuse, a fixed serial was posted by a former run
     for i in range(m):
         _id, no = accounts[rng.randrange(len(accounts))]
-        rows.append(bankfile.BankRow(f"B{i:09d}", no, "客户", Decimal(rng.randint(100, 30000)) / 100, today))
-    data = bankfile.write_bank_file(header=bankfile.BankHeader("ICBC", "LJW", today, f"{time.time_ns() % 10**9}"),
-                                    rows=rows)
+        rows.append(bankfile.BankRow(f"B{batch}-{i:09d}", no, "客户", Decimal(rng.randint(100, 30000)) / 100, today))
+    data = bankfile.write_bank_file(header=bankfile.BankHeader("ICBC", "LJW", today, batch), rows=rows)
     started = time.perf_counter()
     parsed = bankfile.parse_collection_file(data)
     parse_s = time.perf_counter() - started

@@ -123,6 +123,8 @@ AUTH_USER_MODEL = "org.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
+    # One query for a user's own and group permissions, read by ModelBackend too (see the module).
+    "ucis.platform.permcache.PermissionPrefetchBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
 
 from ucis.customers import exchange, extrafields, identity
 from ucis.customers.models import (
@@ -116,6 +117,19 @@ def customer_contact(*, actor: Any, customer: Customer) -> dict[str, str]:
 def account_get(*, actor: Any, account_id: Any) -> Account:
     return access_by_id(Account.objects.select_related("customer", "company", "node", "billing_premise"), actor,
                         account_id, company_wide=_company_wide(actor))
+
+
+def account_keys(*, actor: Any, account_id: Any) -> tuple[int, int, int]:
+    """(account id, company id, node id) of an account the actor may see, else ``Http404`` — the
+    tenancy of ``account_get`` without loading the account and its relations (posting payments)."""
+    try:
+        row = (Account.objects.visible_to(actor, company_wide=_company_wide(actor)).filter(pk=account_id)
+               .values_list("pk", "company_id", "node_id").first())
+    except (ValueError, TypeError):
+        row = None
+    if row is None:
+        raise Http404("No account matches the given query.")
+    return row
 
 
 def premise_get(*, actor: Any, premise_id: Any) -> Premise:
@@ -589,9 +603,13 @@ def accounts_lock(*, account_ids: Iterable[int]) -> None:
 
 def account_ids_by_number(*, account_numbers: Iterable[str]) -> dict[str, tuple[int, int, int]]:
     """Account number → (account id, company id, node id) for the numbers that exist."""
-    rows = Account.objects.filter(account_no__in=list(account_numbers)).values_list("account_no", "pk", "company_id",
-                                                                                    "node_id")
-    return {no: (pk, company, node) for no, pk, company, node in rows}
+    from django.db import connection
+
+    # One array parameter: an IN list of 20,000 placeholders costs a second to build and parse.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT account_no, id, company_id, node_id FROM customers_account WHERE account_no = ANY(%s)",
+                       [list(set(account_numbers))])
+        return {no: (pk, company, node) for no, pk, company, node in cursor.fetchall()}
 
 
 def meter_by_serial(*, actor: Any, serial: str) -> Meter:

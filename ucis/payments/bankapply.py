@@ -96,6 +96,8 @@ def bank_file_apply(*, actor: Any, data: bytes, encoding: str | None = None, dry
     with transaction.atomic(), audit_context(actor=actor, reason=f"bank file {header.batch_no}", source="bank"):
         customer_selectors.accounts_lock(account_ids=[accounts[line.account_no][0] for line in paid])
         with connection.cursor() as cursor:
+            # The open items of every account of the file are aggregated in memory, not on disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute("DROP TABLE IF EXISTS bank_lines, bank_payments")
             cursor.execute("CREATE TEMP TABLE bank_lines (ref text, account_id bigint, node_id bigint, amount "
                            "numeric(14, 2), paid_date date, line_no int, payer text) ON COMMIT DROP")

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ucis.customers import selectors as customer_selectors
@@ -62,16 +62,19 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
     ref = (external_ref or "").strip() or uuid.uuid4().hex
     if len(ref) > 64:
         raise DomainError("external_ref", _("at most 64 characters"))
-    account = customer_selectors.account_get(actor=actor, account_id=account_id)
+    account_pk, company_id, account_node_id = customer_selectors.account_keys(actor=actor, account_id=account_id)
     chosen = [(int(b), to_decimal(a, field=f"allocations[{i}].amount")) for i, (b, a) in enumerate(bills or [])]
     day = business_date or timezone.localdate()
     clerk = acting_user(actor)
-    collecting_node = node_id or (None if is_system(actor) else getattr(actor, "node_id", None)) or account.node_id
+    collecting_node = node_id or (None if is_system(actor) else getattr(actor, "node_id", None)) or account_node_id
     received = received_at or timezone.now()
+    if not chosen:
+        return _post_oldest_first(account_pk, company_id, collecting_node, channel, ref, value, received, day, clerk,
+                                  payer_name[:60], memo[:200])
     # No audit context here: a payment row carries its own provenance (collected_by, received_at,
     # channel and reference) and is never updated except by a reversal, which is audited.
     with transaction.atomic():
-        customer_selectors.accounts_lock(account_ids=[account.pk])
+        customer_selectors.accounts_lock(account_ids=[account_pk])
         with connection.cursor() as cursor:
             if clerk is not None:
                 cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s), EXISTS (SELECT 1 FROM payments_shiftclose "
@@ -85,28 +88,71 @@ def payment_post(*, actor: Any, account_id: Any, amount: Any, channel: str, exte
                                                  received_at, business_date, collected_by_id, payer_name, memo, status)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'posted')
                    ON CONFLICT (channel, external_ref) DO NOTHING RETURNING id""",
-                [account.company_id, collecting_node, account.pk, channel, ref, value, received, day,
+                [company_id, collecting_node, account_pk, channel, ref, value, received, day,
                  getattr(clerk, "pk", None), payer_name[:60], memo[:200]])
             row = cursor.fetchone()
         if row is None:  # posted before (or a concurrent twin won): the first outcome stands
-            return _repeat(Payment.objects.get(channel=channel, external_ref=ref), account.pk, value)
-        payment = Payment(id=row[0], company_id=account.company_id, node_id=collecting_node, account_id=account.pk,
+            return _repeat(Payment.objects.get(channel=channel, external_ref=ref), account_pk, value)
+        payment = Payment(id=row[0], company_id=company_id, node_id=collecting_node, account_id=account_pk,
                           channel=channel, external_ref=ref, amount=value, received_at=received, business_date=day,
                           collected_by=clerk, payer_name=payer_name[:60], memo=memo[:200], status="posted")
         payment._state.adding = False
-        items = ledger_selectors.open_items(account_id=account.pk, company_id=account.company_id)
+        items = ledger_selectors.open_items(account_id=account_pk, company_id=company_id)
         result = (allocation.allocate_to_bills(value, items, chosen) if chosen
                   else allocation.allocate_oldest_first(value, items))
         postings = [ledger_services.Posting(chart.cash_account(channel), value)]
-        postings += [ledger_services.Posting(a.ledger_account, -a.amount, account.pk, a.bill_id)
+        postings += [ledger_services.Posting(a.ledger_account, -a.amount, account_pk, a.bill_id)
                      for a in result.allocations]
         if result.credit > 0:
-            postings.append(ledger_services.Posting(chart.CUSTOMER_CREDIT, -result.credit, account.pk))
-        ledger_services.journal_post(actor=actor, company_id=account.company_id, node_id=collecting_node,
+            postings.append(ledger_services.Posting(chart.CUSTOMER_CREDIT, -result.credit, account_pk))
+        ledger_services.journal_post(actor=actor, company_id=company_id, node_id=collecting_node,
                                      kind="payment", effective_date=day, lines=postings,
                                      idempotency_key=f"payment:{payment.pk}", source_type="payment",
                                      source_id=payment.pk, memo=f"{channel} {ref}"[:200])
     return PaymentOutcome(payment, True, result.allocations, result.credit)
+
+
+_CASH_KINDS = {code: chart.account_of(chart.cash_account(code)).kind for code in CHANNEL_CODES}
+_CREDIT_KIND = chart.account_of(chart.CUSTOMER_CREDIT).kind
+
+
+def _post_oldest_first(account_pk: int, company_id: int, node: int, channel: str, ref: str, value: Decimal,
+                       received: datetime, day: date, clerk: Any, payer_name: str, memo: str) -> PaymentOutcome:
+    """The common case in one round trip: ``payments_post_one`` (migration 0002) locks the account,
+    checks the shift, inserts the payment once per reference, allocates it oldest first exactly as
+    ``allocation.allocate_oldest_first`` and posts the balanced entry — one transaction of its own
+    in autocommit, a savepoint inside the caller's."""
+    params = [company_id, node, account_pk, channel, ref, value, received, day, getattr(clerk, "pk", None),
+              payer_name, memo, _SHIFT_LOCK, chart.cash_account(channel), _CASH_KINDS[channel], chart.CUSTOMER_CREDIT,
+              _CREDIT_KIND, chart.LATE_FEE_RECEIVABLE]
+    sql = "SELECT * FROM payments_post_one(" + ", ".join(["%s"] * len(params)) + ")"
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+    except DatabaseError as exc:
+        state = getattr(exc.__cause__, "sqlstate", None)
+        if state == "UC001":
+            raise Conflict("business_date", _("your shift of %(day)s is closed; payments go to the next day"),
+                           day=day.isoformat()) from None
+        if state == "UC002":
+            raise Conflict("effective_date", _("the period %(period)s is closed; post into an open period"),
+                           period=f"{day:%Y-%m}") from None
+        raise
+    created, payment_id, bill_ids, codes, amounts, credit = row
+    if not created:  # posted before (or a concurrent twin won): the first outcome stands
+        return _repeat(Payment.objects.select_related("collected_by").get(pk=payment_id), account_pk, value)
+    payment = Payment(id=payment_id, company_id=company_id, node_id=node, account_id=account_pk, channel=channel,
+                      external_ref=ref, amount=value, received_at=received, business_date=day, collected_by=clerk,
+                      payer_name=payer_name, memo=memo, status="posted")
+    payment._state.adding = False
+    allocations = tuple(allocation.Allocation(b, c, m) for b, c, m in zip(bill_ids, codes, amounts, strict=True))
+    return PaymentOutcome(payment, True, allocations, credit)
 
 
 def _repeat(existing: Payment, account_id: int, amount: Decimal) -> PaymentOutcome:

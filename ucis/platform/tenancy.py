@@ -46,6 +46,18 @@ def acting_user(actor: Any) -> Any:
     return actor if getattr(actor, "pk", None) is not None else None
 
 
+def _actor_node(actor: Any, *, with_company: bool) -> Any:
+    """The actor's node; with its company read in the same query when that will be needed."""
+    descriptor = getattr(actor.__class__, "node", None)  # __class__: request.user is a lazy proxy
+    if (with_company and getattr(actor, "node_id", None) is not None and descriptor is not None
+            and hasattr(descriptor, "is_cached") and not descriptor.is_cached(actor)):
+        model = descriptor.field.related_model
+        node = model._default_manager.select_related("company").filter(pk=actor.node_id).first()
+        if node is not None:
+            actor.node = node
+    return getattr(actor, "node", None)
+
+
 def actor_root_path(actor: Any, *, company_wide: bool = False) -> str | None:
     """The path of the subtree the actor may see; ``""`` for everything; None for nothing.
 
@@ -55,7 +67,7 @@ def actor_root_path(actor: Any, *, company_wide: bool = False) -> str | None:
         return ""
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return None
-    node = getattr(actor, "node", None)
+    node = _actor_node(actor, with_company=company_wide)
     if node is None:
         return None
     if company_wide and node.company_id and node.company_id != node.pk:

@@ -140,3 +140,35 @@ def test_concurrent_payments_on_one_account_lose_nothing(org):
     assert errors == []
     balance = ledger_selectors.account_balance(account_id=account_id)
     assert (balance.owed, balance.credit) == (D("0.00"), D("61.25"))  # 160 − 98.75
+
+
+@pytest.mark.parametrize("amount", ["0.01", "16.00", "23.61", "30.00", "47.20", "500"])
+def test_the_posting_function_allocates_like_allocate_oldest_first(billed, org, amount):
+    """``payments_post_one`` (SQL) and ``allocation.allocate_oldest_first`` (Python) agree, and the
+    entry's lines are exactly the outcome: cash, the allocations in order, the credit."""
+    from ucis.ledger import allocation
+
+    site = billed.site
+    bill_month(site, org, period="2025-03", readings=("16", "30", "50"), read_date=date(2025, 3, 10))
+    account_id = billed.bills[0].account_id
+    expected = allocation.allocate_oldest_first(D(amount), ledger_selectors.open_items(account_id=account_id))
+    out = services.payment_post(actor=SYSTEM, account_id=account_id, amount=amount, channel="counter",
+                                external_ref=f"EQ-{amount}")
+    assert (out.allocations, out.credit) == (expected.allocations, expected.credit)
+    entry = JournalEntry.objects.get(idempotency_key=f"payment:{out.payment.pk}")
+    lines = [(line.ledger_account.code, line.bill_id, line.amount)
+             for line in entry.lines.select_related("ledger_account").order_by("seq")]
+    assert lines == ([("CASH:counter", None, D(amount))]
+                     + [(a.ledger_account, a.bill_id, -a.amount) for a in expected.allocations]
+                     + ([("CUSTOMER_CREDIT", None, -expected.credit)] if expected.credit else []))
+    assert entry.line_count == len(lines)
+
+
+def test_no_payment_posts_into_a_closed_period(billed, org):
+    from ucis.ledger.models import LedgerPeriod
+
+    LedgerPeriod.objects.create(company_id=org.water.pk, period=date(2025, 2, 1), closed_at="2025-03-02T00:00Z")
+    with pytest.raises(Conflict, match="period 2025-02 is closed"):
+        services.payment_post(actor=SYSTEM, account_id=billed.bills[0].account_id, amount="5.00", channel="counter",
+                              external_ref="LATE-1", business_date=date(2025, 2, 20))
+    assert not Payment.objects.filter(external_ref="LATE-1").exists()
