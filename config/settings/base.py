@@ -183,7 +183,10 @@ WHITENOISE_USE_FINDERS = True
 
 # pghistory: every tracked change carries who/where/why; middleware methods include GET so
 # that a read-then-write in one request is attributed too.
-PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Writes open the audit context for the whole request. Reads (GET) do not — otherwise every query of
+# every page carries the context's SET prefix (~2 ms a page on the agent screen); a read that writes
+# does so inside ``audit_context``, which then adds the request's URL, method and IP itself.
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 CELERY_BROKER_URL = os.environ.get("UCIS_BROKER_URL", "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("UCIS_RESULT_BACKEND", "cache+memory://")

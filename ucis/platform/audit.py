@@ -36,9 +36,13 @@ def trackers() -> tuple[Any, ...]:
 
 @contextlib.contextmanager
 def audit_context(*, actor: Any, reason: str = "", source: str = "command", **extra: Any) -> Iterator[None]:
-    """Attribute every change in the block to ``actor`` with a reason (nests inside a request)."""
-    with pghistory.context(user=getattr(actor, "pk", None), username=getattr(actor, "username", None),
-                           reason=reason, source=source, **extra):
+    """Attribute every change in the block to ``actor`` with a reason (nests inside a request; in a
+    read request, which opens no context of its own, it adds the request's URL, method and IP)."""
+    from ucis.platform.middleware import read_request_context
+
+    with pghistory.context(**{**read_request_context(), "user": getattr(actor, "pk", None),
+                              "username": getattr(actor, "username", None), "reason": reason, "source": source,
+                              **extra}):
         yield
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
+from pghistory import config as pghistory_config
 from pghistory.middleware import HistoryMiddleware
+
+# The request being served when pghistory's context is not opened for it (reads: GET, HEAD): an
+# explicit ``audit_context`` inside such a request (a download counter, say) still records who
+# and from where, without every read query of every page carrying the context's SET prefix.
+current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("ucis_current_request", default=None)
 
 
 def client_ip(request) -> str | None:
@@ -27,3 +34,21 @@ class AuditContextMiddleware(HistoryMiddleware):
             source="web",
         )
         return context
+
+    def __call__(self, request):
+        if request.method in pghistory_config.middleware_methods():
+            return super().__call__(request)
+        token = current_request.set((self, request))
+        try:
+            return self.get_response(request)
+        finally:
+            current_request.reset(token)
+
+
+def read_request_context() -> dict[str, Any]:
+    """The audit metadata of the read request being served (empty outside one)."""
+    current = current_request.get()
+    if current is None:
+        return {}
+    middleware, request = current
+    return middleware.get_context(request)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.backends import BaseBackend
 from django.db import connection
 
 
@@ -41,7 +40,13 @@ def _prefetch(user_obj: Any) -> None:
     user_obj._perm_cache = user_obj._user_perm_cache | user_obj._group_perm_cache
 
 
-class PermissionPrefetchBackend(BaseBackend):
+class PermissionPrefetchBackend:
+    """Not a ``BaseBackend``: it has no ``get_user``, so a session (``force_login``, ``login``)
+    is never bound to it — it only answers permission checks."""
+
+    def authenticate(self, request: Any, **credentials: Any) -> None:
+        return None
+
     def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
         # Superusers, inactive and anonymous users and object permissions: left to the backends after.
         if (obj is not None or not getattr(user_obj, "is_active", False) or user_obj.is_anonymous

@@ -410,6 +410,12 @@ def test_page_upload_download_and_delete_with_tenancy_and_audit(org, login, acco
     assert history[-1].changes and {c.field for c in history[-1].changes} >= {"deleted_at", "delete_reason"}
     found = audit_search(actor=org.admin_b, model="customers.customerattachment")
     assert len(found) == 5
+    # A download is a GET (no request-wide audit context): its event still says from where.
+    from pghistory.models import Context
+    downloads = [c.metadata for c in Context.objects.all() if c.metadata.get("reason") == "download attachment"]
+    assert len(downloads) == 3, downloads
+    assert all(f"/attachments/{attachment.pk}" in m.get("url", "") and m.get("method") == "GET"
+               and m.get("ip") == "127.0.0.1" for m in downloads), [(m.get("url"), m.get("method"), m.get("ip")) for m in downloads]
 
 
 def test_id_scans_need_the_right_to_see_id_numbers(org, login, account, media):
