@@ -460,23 +460,30 @@ def _status(order: WorkOrder, allowed: Sequence[str], action: str) -> str:
     return order.status
 
 
-def order_dispatch(*, actor: Any, order_id: Any, node_id: Any, skill: str = "", note: str = "",
-                   now: datetime | None = None) -> WorkOrder:
-    """Send an order to a unit's queue (派单), by hand — from the dispatcher's queue or back from a
-    department that cannot handle it."""
+def _send_to_queue(*, actor: Any, order_id: Any, node_id: Any, skill: str, note: str, now: datetime | None,
+                   perm: str, event: str, action: str) -> WorkOrder:
+    """Put an order in another unit's queue (optionally needing a skill) and release it."""
     now = _now(now)
-    with transaction.atomic(), audit_context(actor=actor, reason="dispatch", source="service"):
-        order = _worked(actor, order_id, now, "service.dispatch_order")
-        before = _status(order, ("registered", "dispatched", "accepted"), _("dispatch"))
+    with transaction.atomic(), audit_context(actor=actor, reason=event, source="service"):
+        order = _worked(actor, order_id, now, perm)
+        before = _status(order, ("registered", "dispatched", "accepted"), action)
         target = _target(actor, order, node_id)
         order.node, order.skill, order.status, order.assignee = target, _text(skill, "skill", max_length=32), \
             "dispatched", None
         order.save()
-        _event(order, "dispatched", actor=actor, at=now, from_status=before, to_status="dispatched",
-               node_id=target.pk, note=_text(note, "note", max_length=1000))
+        _event(order, event, actor=actor, at=now, from_status=before, to_status="dispatched", node_id=target.pk,
+               note=_text(note, "note", max_length=1000))
         _done_with(actor, order)
         WorkOrderLock.objects.filter(order=order).delete()
     return order
+
+
+def order_dispatch(*, actor: Any, order_id: Any, node_id: Any, skill: str = "", note: str = "",
+                   now: datetime | None = None) -> WorkOrder:
+    """Send an order to a unit's queue (派单), by hand — from the dispatcher's queue or back from a
+    department that cannot handle it."""
+    return _send_to_queue(actor=actor, order_id=order_id, node_id=node_id, skill=skill, note=note, now=now,
+                          perm="service.dispatch_order", event="dispatched", action=_("dispatch"))
 
 
 def _target(actor: Any, order: WorkOrder, node_id: Any) -> Any:
@@ -504,19 +511,8 @@ def order_accept(*, actor: Any, order_id: Any, now: datetime | None = None) -> W
 def order_forward(*, actor: Any, order_id: Any, node_id: Any, skill: str = "", note: str = "",
                   now: datetime | None = None) -> WorkOrder:
     """Pass a consultation to an expert group (转专家), who will reply."""
-    now = _now(now)
-    with transaction.atomic(), audit_context(actor=actor, reason="forward", source="service"):
-        order = _worked(actor, order_id, now)
-        before = _status(order, ("registered", "dispatched", "accepted"), _("forward"))
-        target = _target(actor, order, node_id)
-        order.node, order.skill, order.status, order.assignee = target, _text(skill, "skill", max_length=32), \
-            "dispatched", None
-        order.save()
-        _event(order, "forwarded", actor=actor, at=now, from_status=before, to_status="dispatched",
-               node_id=target.pk, note=_text(note, "note", max_length=1000))
-        _done_with(actor, order)
-        WorkOrderLock.objects.filter(order=order).delete()
-    return order
+    return _send_to_queue(actor=actor, order_id=order_id, node_id=node_id, skill=skill, note=note, now=now,
+                          perm="service.work_order", event="forwarded", action=_("forward"))
 
 
 def order_reply(*, actor: Any, order_id: Any, feedback: str, reply: str = "", now: datetime | None = None) -> WorkOrder:
